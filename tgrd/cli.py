@@ -19,6 +19,10 @@ from tgrd.config import ConfigError
 COMMANDS: dict[str, str] = {
     "pipeline": "tgrd.commands.pipeline",
     "gate": "tgrd.commands.gate",
+    "evalcode": "tgrd.commands.evalcode",
+    "synth": "tgrd.commands.synth",
+    "label": "tgrd.commands.label",
+    "teacher": "tgrd.commands.teacher",
 }
 
 
@@ -34,7 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # key.sub=value words may sit anywhere on the line (argparse cannot place them after a
+    # variadic positional): everything unknown must be one, or it is an error.
+    not_overrides = [a for a in extra if a.startswith("-") or "=" not in a]
+    if not_overrides:
+        parser.error(f"unrecognized arguments: {' '.join(not_overrides)}")
+    args.overrides = list(getattr(args, "overrides", [])) + extra
     try:
         return int(args._run(args) or 0)
     except ConfigError as exc:

@@ -88,11 +88,19 @@ class GateConfig(StrictModel):
     batch_size: int = Field(default=4096, gt=0)
 
 
+from tgrd.rgsd.settings import RgsdConfig  # noqa: E402 (needs StrictModel above)
+from tgrd.synth.settings import SynthConfig  # noqa: E402 (needs StrictModel above)
+from tgrd.teacher.settings import TeacherConfig  # noqa: E402 (needs StrictModel above)
+
+
 class Config(StrictModel):
     run: RunConfig = Field(default_factory=RunConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     gates: GateConfig = Field(default_factory=GateConfig)
+    rgsd: RgsdConfig = Field(default_factory=RgsdConfig)
+    synth: SynthConfig = Field(default_factory=SynthConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, origin: str) -> None:

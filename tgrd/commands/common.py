@@ -1,4 +1,4 @@
-"""Arguments shared by every subcommand: ``--config FILE`` and trailing ``key.sub=value`` overrides."""
+"""Arguments shared by every subcommand: ``--config FILE`` and ``key.sub=value`` overrides."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, default_config: str | 
     parser.add_argument(
         "--config", default=default_config, help="YAML config (default: %(default)s; built-in defaults if unset)"
     )
-    parser.add_argument(
-        "overrides", nargs="*", default=[], metavar="key.sub=value", help="config overrides, applied in order"
-    )
+    # Overrides (key.sub=value words anywhere on the line) are collected by tgrd/cli.py.
+    parser.set_defaults(overrides=[])
 
 
 def config_from_args(args: argparse.Namespace, extra_overrides: list[str] | None = None) -> Config:
