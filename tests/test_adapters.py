@@ -124,3 +124,30 @@ def test_io_errors_name_file_and_line(tmp_path) -> None:
         fh.write('{"a": 1}\n')
     assert read_jsonl(gz) == [{"a": 1}]
     assert write_jsonl(tmp_path / "o" / "y.jsonl", [{"b": 2}]) == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "n_records", "n_items"),
+    [
+        ("gsm8k", "gsm8k/test.jsonl", 1319, 1319),
+        ("gsm8k-solutions", "gsm8k/example_model_solutions.jsonl", 5276, None),
+        ("humaneval", "mbpp_codet/mbpp_sanitized_for_code_generation.jsonl", 427, 427),
+        ("tatqa", "tatqa/tatqa_dataset_test_gold.json", 1663, 1663),
+    ],
+)
+def test_adapt_cli(
+    shared_data, tmp_path, source: str, path: str, n_records: int, n_items: int | None
+) -> None:
+    from tgrd.cli import main
+
+    assert main(["adapt", source, str(shared_data / path), "--out", str(tmp_path)]) == 0
+    assert len(read_jsonl(tmp_path / "records.jsonl")) == n_records
+    bench = tmp_path / "benchmark.jsonl"
+    assert (len(read_jsonl(bench)) if bench.exists() else None) == n_items
+
+
+def test_adapt_cli_errors(tmp_path, capsys) -> None:
+    from tgrd.cli import main
+
+    assert main(["adapt", "gsm8k", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path)]) == 2
+    assert "nope.jsonl: no such file" in capsys.readouterr().err

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "gate": "tgrd.commands.gate",
     "evalcode": "tgrd.commands.evalcode",
     "synth": "tgrd.commands.synth",
+    "adapt": "tgrd.commands.adapt",
     "label": "tgrd.commands.label",
     "teacher": "tgrd.commands.teacher",
 }

@@ -243,7 +243,9 @@ def _schema_reasons(msgs: pa.ListArray) -> tuple[np.ndarray, np.ndarray, np.ndar
     flag(np.bincount(owner, weights=(codes == SYSTEM) & (pos > 0), minlength=n_rows) > 0,
          SCHEMA_MISPLACED_SYSTEM)
     # Alternation: the first non-system message is a user turn; later pairs are allowed moves.
-    body_start = starts + (has & (codes[np.minimum(starts, max(len(codes) - 1, 0))] == SYSTEM))
+    first_is_system = np.zeros(n_rows, dtype=bool)
+    first_is_system[has] = codes[starts[has]] == SYSTEM
+    body_start = starts + first_is_system
     first_code = np.full(n_rows, -1)
     ok_start = body_start < starts + lengths
     first_code[ok_start] = codes[body_start[ok_start]]

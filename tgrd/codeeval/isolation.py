@@ -29,8 +29,10 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import resource
 import signal
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -189,27 +191,71 @@ def claim_slot_uid() -> int:
     raise RuntimeError(f"all {SLOT_COUNT} sandbox uids in use (lock files in {LOCK_DIR})")
 
 
-def reap_uid(uid: int) -> None:
-    """SIGKILL every process owned by ``uid`` (a fork drops to ``uid`` and calls kill(-1))."""
+def reap_uid(uid: int, *, until_gone: bool = False, deadline_s: float = 2.0) -> bool:
+    """SIGKILL every process owned by ``uid`` (a fork drops to ``uid`` and calls kill(-1)).
+
+    Args:
+        uid: the slot uid; never 0.
+        until_gone: keep killing until no process of ``uid`` exists, zombies included (the
+            kernel delivers SIGKILL asynchronously), for at most ``deadline_s``.
+
+    Returns:
+        Whether any process was found.
+    """
     if uid == 0 or os.geteuid() != 0:
         raise PermissionError("reap_uid needs root and a non-root target uid")
     pid = os.fork()
     if pid == 0:
-        code = 1
+        code = 3
         try:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             # Never reached unless the drop succeeded: kill(-1) as root would kill the machine.
             if os.getuid() == uid and os.geteuid() == uid:
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                except ProcessLookupError:  # nothing left to kill
-                    pass
-                code = 0
+                code = _kill_all_of_own_uid(until_gone, deadline_s)
         finally:
             os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 3:
+        raise PermissionError(f"reaper could not switch to uid {uid}")
+    return code == 1
+
+
+def _kill_all_of_own_uid(until_gone: bool, deadline_s: float) -> int:
+    """In the reaper: kill(-1); 1 if processes of our uid remain (dying ones included), else 0.
+
+    kill(-1) itself cannot tell: it returns success whenever the system has any other process.
+    """
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if _alone_in_uid():
+            return 0
+        if not until_gone or time.monotonic() > end:
+            return 1
+        time.sleep(0.001)
+
+
+def _alone_in_uid() -> bool:
+    """Whether the calling (reaper) process is the only one of its uid, zombies included.
+
+    The kernel's per-uid process count is what RLIMIT_NPROC checks: with the limit at 2, a fork
+    succeeds only while we are alone. (Cheaper than scanning /proc after every program.)
+    """
+    resource.setrlimit(resource.RLIMIT_NPROC, (2, 2))
+    try:
+        pid = os.fork()
+    except BlockingIOError:
+        return False
+    if pid == 0:
+        os._exit(0)
     os.waitpid(pid, 0)
+    return True
 
 
 def processes_of_uid(uid: int) -> list[int]:

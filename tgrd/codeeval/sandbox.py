@@ -234,7 +234,9 @@ def _kill_everything(proc: subprocess.Popen, uid: int | None) -> None:
     The reaper also finds children that left the session with ``setsid()``; killpg cannot.
     """
     if uid is not None:
-        isolation.reap_uid(uid)
+        if isolation.reap_uid(uid):  # something was still running: the program or its children
+            proc.wait()
+            isolation.reap_uid(uid, until_gone=True)
     else:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

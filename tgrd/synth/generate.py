@@ -93,25 +93,28 @@ def _instance(
     other = next(t for t in TASKS if t != task)
     p = sources[other if category == "off_task_other" else task].draw(rng)
     key.setdefault((p.task, p.prompt), p.answer_key())
-    response = {
-        "clean": p.clean,
-        "malformed": p.clean,
-        "off_task_other": p.clean,
-        "terse": p.terse,
-        "incorrect": p.wrong,
-        "verbose_wrong": p.verbose_wrong,
-    }.get(category)
-    if response is None:
-        response = {
-            "empty": lambda: empty_response(rng),
-            "truncated": lambda: truncate(p.clean, rng),
-            "repetition": lambda: repeat_fragment(p.clean, rng),
-        }[category]()
+    if category in ("clean", "off_task_other", "malformed"):  # malformed: the line breaks later
+        response = p.clean
+    elif category == "terse":
+        response = p.terse
+    elif category == "incorrect":
+        response = p.wrong
+    elif category == "verbose_wrong":
+        response = p.verbose_wrong
+    elif category == "empty":
+        response = empty_response(rng)
+    elif category == "truncated":
+        response = truncate(p.clean, rng)
+    elif category == "repetition":
+        response = repeat_fragment(p.clean, rng)
+    else:
+        raise ValueError(f"unknown category {category!r}")
     return p.prompt, response
 
 
 def _write_dataset(
-    path: Path,
+    out: Path,
+    rel: str,
     task: str,
     dataset: str,
     categories: list[str],
@@ -121,12 +124,8 @@ def _write_dataset(
     truth: list[dict[str, Any]],
 ) -> None:
     rng = random.Random(stable_seed(cfg.seed, task, dataset, "instances"))
+    path = out / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    rel = (
-        f"{task}/{path.relative_to(path.parents[1]).as_posix()}"
-        if dataset != "pool"
-        else f"{task}/pool.jsonl"
-    )
     with path.open("w", encoding="utf-8") as fh:
         for line_no, category in enumerate(categories, start=1):
             prompt, response = _instance(category, task, sources, cfg, rng, key)
@@ -190,16 +189,16 @@ def generate(cfg: SynthConfig, out: Path) -> dict[str, Any]:
                     json.dumps(p.benchmark_item(f"{task}-bench/{i}"), ensure_ascii=False) + "\n"
                 )
         datasets: dict[str, Any] = {}
-        plan = [("pool", tdir / "pool.jsonl", cfg.pool_mix, cfg.pool_size)]
+        plan = [("pool", f"{task}/pool.jsonl", cfg.pool_mix, cfg.pool_size)]
         plan += [
-            (f"cand_{k:02d}", tdir / "candidates" / f"cand_{k:02d}.jsonl", mix, size)
+            (f"cand_{k:02d}", f"{task}/candidates/cand_{k:02d}.jsonl", mix, size)
             for k, (mix, size) in enumerate(zip(recipes, cfg.sizes(), strict=True))
         ]
-        for name, path, mix, size in plan:
+        for name, rel, mix, size in plan:
             cats = allocate(mix, size, random.Random(stable_seed(cfg.seed, task, name, "allocate")))
-            _write_dataset(path, task, name, cats, sources, cfg, key, truth)
+            _write_dataset(out, rel, task, name, cats, sources, cfg, key, truth)
             datasets[name] = {
-                "file": path.relative_to(out).as_posix(),
+                "file": rel,
                 "size": size,
                 "recipe": dict(mix),
                 "correct_fraction": round(correct_fraction(mix), 6),
@@ -216,14 +215,14 @@ def generate(cfg: SynthConfig, out: Path) -> dict[str, Any]:
     with (out / "answer_key.jsonl").open("w", encoding="utf-8") as fh:
         for entry in key.values():
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    pq.write_table(pa.Table.from_pylist(truth, schema=_TRUTH_SCHEMA()), out / "truth.parquet")
+    pq.write_table(pa.Table.from_pylist(truth, schema=_truth_schema()), out / "truth.parquet")
     (out / "manifest.json").write_text(
         json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     return manifest
 
 
-def _TRUTH_SCHEMA():  # noqa: N802 - a constant built lazily so pyarrow loads only when writing
+def _truth_schema():  # built lazily: pyarrow loads only when writing
     import pyarrow as pa
 
     return pa.schema(

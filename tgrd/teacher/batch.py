@@ -170,8 +170,8 @@ def label_batch(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: str |
         async with TeacherClient(cfg, run_id=run_id) as client:
             labeler = BatchLabeler(client)
             passed, _ = _split(records)
-            await labeler.collect(wait=False)  # resume: merge batches a previous run submitted
             before = {id(r): client.cache.get(client.key_for(r["messages"])[1]) is not None for r in passed}
+            await labeler.collect(wait=False)  # resume: merge batches a previous run submitted
             await labeler.submit(passed)
             await labeler.collect(wait=wait)
             open_keys = {c.split(":")[0] for _, cs in client.cache.open_batches(cfg.model, client.rubric.version) for c in cs}

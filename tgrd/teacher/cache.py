@@ -66,7 +66,8 @@ class LabelCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: explicit transactions; timeout waits for other writers.
-        self.db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
+        # check_same_thread=False: Ray actors may call from a different (but single) thread.
+        self.db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
         self.db.executescript(_SCHEMA)

@@ -206,7 +206,7 @@ def summarize(rows: list[dict[str, Any]], stats: dict[str, Any], cfg: TeacherCon
         "budget_usd": cfg.budget_usd,
         "budget_tokens": cfg.budget_tokens,
         "stopped_by_budget": statuses.get("budget", 0) > 0,
-        "complete": statuses.get("failed", 0) == 0 and statuses.get("budget", 0) == 0,
+        "complete": set(statuses) <= {"labeled", "cached", "gate_fail"},
         "elapsed_s": round(elapsed_s, 3),
     }
 
