@@ -14,10 +14,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tgrd.codeeval.humaneval import (
+from tgrd.codeeval.humaneval import evaluate_files
+from tgrd.codeeval.problems import (
     CODEX_STOP,
     build_program,
-    evaluate_files,
     load_problems,
     load_samples,
     truncate_at_stop,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -172,6 +173,21 @@ def test_huge_stdout_is_capped_without_buffering_it():
     assert "File too large" in result.stderr
 
 
+def test_swapping_output_files_for_links_leaks_nothing(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("TOPSECRET")
+    secret.chmod(0o600)
+    source = (
+        "import os, sys\n"
+        "print('mine', file=sys.stderr)\n"
+        f"os.remove('.stderr'); os.symlink({str(secret)!r}, '.stderr')\n"
+        "os.remove('.stdout'); os.mkfifo('.stdout')\n"
+    )
+    result = run(source)  # had we reopened .stdout by path, we would block on the FIFO
+    assert result.reason == "passed", result.stderr
+    assert "TOPSECRET" not in result.stderr and result.stderr == "mine\n"
+
+
 def test_open_file_hog_hits_the_descriptor_limit():
     result = run(OPEN_FILES)
     assert result.reason == "killed-limit" and "Too many open files" in result.stderr
@@ -219,3 +235,35 @@ def test_slot_uids_are_private_to_each_process():
     code = "from tgrd.codeeval import isolation; print(isolation.claim_slot_uid())"
     other = os.popen(f"{sys.executable} -c '{code}'").read().strip()
     assert int(other) != uid
+
+
+def _gone(pid: int, within_s: float = 3.0) -> bool:
+    end = time.monotonic() + within_s
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_fallback_without_privileges_still_guards_sockets_and_kills_the_session(monkeypatch):
+    """The mode used when not root: shared uid, socket guard, process-group kill."""
+    weak = isolation.Isolation(uid="shared", net="socket-guard", fs="shared-tmp")
+    monkeypatch.setattr(isolation, "probe", lambda: weak)
+    ok = run(CORRECT)
+    assert ok.passed and ok.isolation == weak.as_dict()
+    net = run("import socket\nsocket.socket()\n")
+    assert net.reason == "crashed" and "network access is disabled" in net.stderr
+    spinner = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+        "print(child.pid, flush=True)\n"
+        "while True:\n    pass\n"
+    )
+    result = run(spinner, limits=SandboxLimits(timeout_s=1.0))
+    assert result.reason == "timeout"
+    assert _gone(int(result.stdout.split()[0]))

@@ -14,13 +14,15 @@ Three gates, applied in this order (the first failure is the reason):
     character fraction. Definitions used here (shared by the vectorised kernel and the
     per-record reference so they agree exactly):
 
+    * sizes are UTF-8 bytes (identical to characters for ASCII; taken from Arrow offsets for
+      free, where counting code points would cost a pass over the text).
     * lines: split on "\\n", trimmed, empty lines dropped; a duplicate is any non-first
-      occurrence; fractions are over the line count and over ``len(text)``.
-    * words: split on whitespace. An n-gram's characters = sum of its word lengths + (n-1).
+      occurrence; fractions are over the line count and over the text size.
+    * words: split on whitespace. An n-gram's size = sum of its word sizes + (n-1).
     * top n-gram: the most frequent n-gram occurring at least twice; coverage =
-      count × characters / ``len(text)``.
+      count × size / text size.
     * duplicated n-grams: word positions covered by a non-first occurrence of any repeated
-      n-gram; fraction = covered word characters / ``len(text)``.
+      n-gram; fraction = covered word bytes / text size.
     Responses with fewer than ``repetition_min_words`` words skip (c).
 
 The kernel :func:`gate_table` is vectorised over an Arrow table (columns ``messages`` as
@@ -123,6 +125,10 @@ def gate_empty(response: str, min_chars: int) -> str:
     return PASS
 
 
+def _nbytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
 def _dup_covered_chars(words: list[str], n: int) -> int:
     seen: set[tuple[str, ...]] = set()
     covered = [False] * len(words)
@@ -132,7 +138,7 @@ def _dup_covered_chars(words: list[str], n: int) -> int:
             covered[k : k + n] = [True] * n
         else:
             seen.add(gram)
-    return sum(len(w) for w, c in zip(words, covered) if c)
+    return sum(_nbytes(w) for w, c in zip(words, covered) if c)
 
 
 def gate_repetition(response: str, cfg: GateConfig) -> str:
@@ -140,7 +146,7 @@ def gate_repetition(response: str, cfg: GateConfig) -> str:
     words = response.split()
     if len(words) < cfg.repetition_min_words:
         return PASS
-    text_len = len(response)
+    text_len = _nbytes(response)
     lines = [ln.strip() for ln in response.split("\n")]
     lines = [ln for ln in lines if ln]
     if lines:
@@ -148,7 +154,7 @@ def gate_repetition(response: str, cfg: GateConfig) -> str:
         for ln in lines:
             if ln in seen:
                 dup_lines += 1
-                dup_chars += len(ln)
+                dup_chars += _nbytes(ln)
             seen.add(ln)
         if dup_lines / len(lines) > cfg.dup_line_frac:
             return DUP_LINE_FRAC
@@ -158,7 +164,7 @@ def gate_repetition(response: str, cfg: GateConfig) -> str:
         grams = Counter(tuple(words[k : k + n]) for k in range(len(words) - n + 1))
         if not grams:
             continue
-        best = max((c * (sum(map(len, g)) + n - 1) for g, c in grams.items() if c >= 2), default=0)
+        best = max((c * (sum(map(_nbytes, g)) + n - 1) for g, c in grams.items() if c >= 2), default=0)
         if best / text_len > frac:
             return top_ngram_reason(n)
     for n, frac in sorted(cfg.dup_ngram_char_frac.items()):
@@ -291,7 +297,7 @@ def _ngram_hashes(wid: np.ndarray, owner: np.ndarray, k: np.ndarray, n: int) -> 
 def _repetition_reasons(responses: pa.Array, cfg: GateConfig) -> np.ndarray:
     n_rows = len(responses)
     reasons = np.full(n_rows, PASS, dtype=object)
-    text_len = pc.utf8_length(responses).to_numpy().astype(np.float64)
+    text_len = pc.binary_length(responses).to_numpy().astype(np.float64)
     words_list = pc.utf8_split_whitespace(responses)
     n_words = pc.list_value_length(words_list).to_numpy().astype(np.int64)
     eligible = n_words >= cfg.repetition_min_words
@@ -308,7 +314,7 @@ def _repetition_reasons(responses: pa.Array, cfg: GateConfig) -> np.ndarray:
     line_lengths = pc.list_value_length(lines_list).to_numpy().astype(np.int64)
     lines = pc.utf8_trim_whitespace(pc.list_flatten(lines_list))
     line_owner = _segment_ids(line_lengths)
-    line_len = pc.utf8_length(lines).to_numpy().astype(np.int64)
+    line_len = pc.binary_length(lines).to_numpy().astype(np.int64)
     keep = line_len > 0
     lines, line_owner, line_len = lines.filter(pa.array(keep)), line_owner[keep], line_len[keep]
     line_id = pc.dictionary_encode(lines).indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -324,7 +330,7 @@ def _repetition_reasons(responses: pa.Array, cfg: GateConfig) -> np.ndarray:
     # Words: batch-global ids, per-document counts.
     flat_words = pc.list_flatten(words_list)
     owner = _segment_ids(n_words)
-    word_len = pc.utf8_length(flat_words).to_numpy().astype(np.int64)
+    word_len = pc.binary_length(flat_words).to_numpy().astype(np.int64)
     wid = pc.dictionary_encode(flat_words).indices.to_numpy(zero_copy_only=False).astype(np.int64)
     doc_word_key = owner * (int(wid.max(initial=0)) + 1) + wid
     _, word_count = _first_occurrence(doc_word_key)

@@ -2,6 +2,6 @@
 
 Modules: :mod:`~tgrd.codeeval.isolation` (uid slots, namespaces, reaping),
 :mod:`~tgrd.codeeval.sandbox` (run one program), :mod:`~tgrd.codeeval.pool` (many programs in
-parallel), :mod:`~tgrd.codeeval.passk` (unbiased pass@k), :mod:`~tgrd.codeeval.humaneval`
-(problem/sample files → results + summary). CLI: ``tgrd evalcode --help``.
+parallel), :mod:`~tgrd.codeeval.passk` (unbiased pass@k), :mod:`~tgrd.codeeval.problems` (HumanEval
+and CodeT file layouts), :mod:`~tgrd.codeeval.humaneval` (files → results + summary). CLI: ``tgrd evalcode --help``.
 """

@@ -10,9 +10,9 @@ n in the hundreds, so we use the paper's product form
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-
-import numpy as np
+from statistics import fmean
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -32,7 +32,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
         raise ValueError(f"need 1 <= k <= n, got n={n}, k={k}")
     if n - c < k:  # every draw of k contains a passing sample
         return 1.0
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
 def mean_pass_at_k(counts: Iterable[tuple[int, int]], ks: Sequence[int]) -> dict[str, float | None]:
@@ -47,5 +47,5 @@ def mean_pass_at_k(counts: Iterable[tuple[int, int]], ks: Sequence[int]) -> dict
         if not counts or any(n < k for n, _ in counts):
             out[f"pass@{k}"] = None
         else:
-            out[f"pass@{k}"] = float(np.mean([pass_at_k(n, c, k) for n, c in counts]))
+            out[f"pass@{k}"] = fmean(pass_at_k(n, c, k) for n, c in counts)
     return out

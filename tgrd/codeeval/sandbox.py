@@ -33,6 +33,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from tgrd.codeeval import isolation
 
@@ -137,15 +138,16 @@ def _preexec(limits: SandboxLimits, iso: isolation.Isolation, uid: int | None, s
     return setup
 
 
-def _read_head(path: Path, n: int) -> str:
-    with open(path, "rb") as f:
-        return f.read(n).decode("utf-8", "replace")
+# Outputs are read back through the descriptors we opened, never by path: the program owns
+# the scratch dir and could have swapped the files for a symlink to a secret or a FIFO.
+def _read_head(f: BinaryIO, n: int) -> str:
+    f.seek(0)
+    return f.read(n).decode("utf-8", "replace")
 
 
-def _read_tail(path: Path, n: int) -> str:
-    with open(path, "rb") as f:
-        f.seek(max(0, os.fstat(f.fileno()).st_size - n))
-        return f.read().decode("utf-8", "replace")
+def _read_tail(f: BinaryIO, n: int) -> str:
+    f.seek(max(0, os.fstat(f.fileno()).st_size - n))
+    return f.read().decode("utf-8", "replace")
 
 
 def classify(returncode: int | None, timed_out: bool, stderr_tail: str) -> str:
@@ -190,11 +192,10 @@ def run_program(
         argv = [limits.python, "-I", "program.py"]
         if iso.net == "socket-guard":
             argv = [limits.python, "-I", str(_GUARD), "program.py"]
-        out_path, err_path = scratch / ".stdout", scratch / ".stderr"
         if uid is not None:
             os.chown(scratch, uid, uid)
         os.chmod(scratch, 0o700)
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        with open(scratch / ".stdout", "w+b") as out, open(scratch / ".stderr", "w+b") as err:
             start = time.perf_counter()
             proc = subprocess.Popen(
                 argv,
@@ -214,13 +215,14 @@ def run_program(
             finally:
                 _kill_everything(proc, uid)
             wall = time.perf_counter() - start
-        stderr = _read_tail(err_path, limits.output_chars)
+            stderr = _read_tail(err, limits.output_chars)
+            stdout = _read_head(out, limits.output_chars)
         return SandboxResult(
             reason=classify(proc.returncode, timed_out, stderr),
             passed=proc.returncode == 0 and not timed_out,
             returncode=proc.returncode,
             wall_s=round(wall, 4),
-            stdout=_read_head(out_path, limits.output_chars),
+            stdout=stdout,
             stderr=stderr,
             isolation=iso.as_dict(),
         )

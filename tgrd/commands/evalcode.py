@@ -6,7 +6,7 @@
     tgrd evalcode --problems ../shared/data/humaneval/HumanEval.jsonl.gz --samples canonical --out runs/he
 
 Writes ``results.jsonl``, ``results.parquet`` and ``summary.json`` under ``--out`` and prints
-the summary. See :mod:`tgrd.codeeval.humaneval` for the file layouts.
+the summary. See :mod:`tgrd.codeeval.problems` for the file layouts.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tgrd.codeeval.humaneval import CODEX_STOP, evaluate_files
+    from tgrd.codeeval.humaneval import evaluate_files
+    from tgrd.codeeval.problems import CODEX_STOP
     from tgrd.codeeval.pool import default_workers, print_progress
     from tgrd.codeeval.sandbox import SandboxLimits
 

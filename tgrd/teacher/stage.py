@@ -147,7 +147,10 @@ def label_with_ray(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: st
     t0 = time.monotonic()
     keep = ("id", "task", "messages", "gate_pass", "gate_reason")
     table = pa.Table.from_pylist([{k: r.get(k) for k in keep} for r in records])
-    ds = ray.data.from_arrow(table).repartition(max(1, min(len(records), cfg.actors * 4)))
+    # Several blocks so every actor gets work; slicing avoids an all-to-all repartition.
+    n_blocks = max(1, min(len(records), cfg.actors * 4))
+    step = -(-len(records) // n_blocks)
+    ds = ray.data.from_arrow([table.slice(i, step) for i in range(0, len(records), step)])
     ds = ds.map_batches(
         LabelActor,
         fn_constructor_kwargs={"cfg": cfg.model_dump(), "run_id": run_id, "limit_share": 1.0 / cfg.actors},
