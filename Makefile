@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tgrd pipeline --config configs/demo.yaml
+	$(VENV)/bin/tgrd run --config configs/demo.yaml
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

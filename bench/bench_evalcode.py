@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tgrd.codeeval import isolation
-from tgrd.codeeval.problems import build_program, canonical_samples, load_problems
 from tgrd.codeeval.pool import evaluate_programs
+from tgrd.codeeval.problems import build_program, canonical_samples, load_problems
 from tgrd.codeeval.sandbox import SandboxLimits
 
 DEFAULT_PROBLEMS = Path(__file__).resolve().parents[2] / "shared/data/humaneval/HumanEval.jsonl.gz"

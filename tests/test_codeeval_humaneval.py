@@ -136,6 +136,12 @@ def test_evaluate_files_writes_results_and_is_idempotent(tmp_path, tiny_problems
     assert again == summary  # same inputs: a no-op returning the stored summary
 
 
+def test_evalcode_is_registered():
+    from tgrd.cli import COMMANDS
+
+    assert COMMANDS["evalcode"] == "tgrd.commands.evalcode"
+
+
 def test_evalcode_command(tmp_path, tiny_problems, capsys):
     parser = argparse.ArgumentParser()
     evalcode.add_arguments(parser)

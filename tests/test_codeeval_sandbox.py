@@ -157,6 +157,13 @@ def test_secrets_in_our_environment_do_not_reach_the_program(monkeypatch):
         scrubbed_env("/tmp", {"MY_SECRET": "x"})
 
 
+@pytest.mark.skipif(ISO.proc != "hidepid", reason="needs a private /proc mount")
+def test_other_processes_are_invisible_in_proc():
+    source = "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+    seen = eval(run(source).stdout)  # the program's own pids only
+    assert os.getpid() not in seen and 1 not in seen and len(seen) <= 2
+
+
 @needs_root
 def test_killing_the_parent_is_refused():
     result = run(KILL_PARENT)
@@ -223,7 +230,9 @@ def test_evaluator_is_still_correct_after_the_battery_in_a_pool():
         expected |= {FORK_BOMB: {"killed-limit"}, KILL_PARENT: {"crashed"}}
     for attack, result in zip(programs[0::3], results[0::3], strict=True):
         assert result.reason in expected.get(attack, set(REASONS)), (attack, result.stderr)
-    # And the evaluator process itself is fine: one more clean run in-process.
+    # Every worker's uid is empty afterwards, and the evaluator still runs programs correctly.
+    for uid in {r.slot_uid for r in results} - {None}:
+        assert isolation.processes_of_uid(uid) == [], uid
     assert run(CORRECT).passed
 
 
@@ -252,7 +261,7 @@ def _gone(pid: int, within_s: float = 3.0) -> bool:
 
 def test_fallback_without_privileges_still_guards_sockets_and_kills_the_session(monkeypatch):
     """The mode used when not root: shared uid, socket guard, process-group kill."""
-    weak = isolation.Isolation(uid="shared", net="socket-guard", fs="shared-tmp")
+    weak = isolation.Isolation(uid="shared", net="socket-guard", fs="shared-tmp", proc="shared")
     monkeypatch.setattr(isolation, "probe", lambda: weak)
     ok = run(CORRECT)
     assert ok.passed and ok.isolation == weak.as_dict()

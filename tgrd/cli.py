@@ -17,6 +17,7 @@ from tgrd.config import ConfigError
 
 # Subcommand name → module. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
+    "run": "tgrd.commands.pipeline",
     "pipeline": "tgrd.commands.pipeline",
     "gate": "tgrd.commands.gate",
     "evalcode": "tgrd.commands.evalcode",

@@ -17,7 +17,7 @@ the code that uses them and composed here, so this file stays the single schema.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -93,11 +93,21 @@ from tgrd.synth.settings import SynthConfig  # noqa: E402 (needs StrictModel abo
 from tgrd.teacher.settings import TeacherConfig  # noqa: E402 (needs StrictModel above)
 
 
+class PipelineConfig(StrictModel):
+    """Which stages ``tgrd run`` executes, and where its data comes from (tgrd/pipeline.py)."""
+
+    # synth: generate the synthetic benchmark; inputs: ingest.inputs; examples: bundled files.
+    source: Literal["synth", "inputs", "examples"] = "synth"
+    # Stages to run, in order; leave one out to stop early (e.g. [synth, gate]).
+    stages: list[str] = Field(default_factory=lambda: ["synth", "gate"])
+
+
 class Config(StrictModel):
     run: RunConfig = Field(default_factory=RunConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     gates: GateConfig = Field(default_factory=GateConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     rgsd: RgsdConfig = Field(default_factory=RgsdConfig)
     synth: SynthConfig = Field(default_factory=SynthConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)

@@ -41,6 +41,7 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
+MS_NOEXEC = 0x8
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
@@ -61,14 +62,16 @@ _libc = ctypes.CDLL(None, use_errno=True)
 @dataclass(frozen=True)
 class Isolation:
     """What containment is active: ``uid`` is "dedicated" or "shared", ``net`` "netns" or
-    "socket-guard", ``fs`` "private-tmp" or "shared-tmp"."""
+    "socket-guard", ``fs`` "private-tmp" or "shared-tmp", ``proc`` "hidepid" (the program
+    sees only its own processes in /proc, not other users' command lines) or "shared"."""
 
     uid: str
     net: str
     fs: str
+    proc: str = "shared"
 
     def as_dict(self) -> dict[str, str]:
-        return {"uid": self.uid, "net": self.net, "fs": self.fs}
+        return {"uid": self.uid, "net": self.net, "fs": self.fs, "proc": self.proc}
 
 
 def _check(rc: int, what: str) -> None:
@@ -129,6 +132,12 @@ def expose(plan: dict[str, list[str]]) -> None:
             os.close(fd)
 
 
+def mount_private_proc() -> None:
+    """A fresh /proc instance that shows each uid only its own processes (Linux >= 5.8)."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    _check(_libc.mount(b"proc", b"/proc", b"proc", flags, b"hidepid=invisible"), "mount /proc")
+
+
 def make_mounts_private() -> None:
     """Stop our bind mounts from propagating back to the host's mount namespace."""
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-rprivate /")
@@ -144,11 +153,17 @@ def die_with_parent() -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
 
 
-def _probe_child(flags: int) -> bool:
-    """Fork and try ``unshare(flags)`` in the child, so the probe never touches us."""
+def _probe_child(flags: int, proc: bool = False) -> bool:
+    """Fork and try ``unshare(flags)`` (and a private /proc) in the child, never touching us."""
     pid = os.fork()
     if pid == 0:  # child: only syscalls, then _exit
         ok = _libc.unshare(flags) == 0
+        if ok and proc:
+            try:
+                make_mounts_private()
+                mount_private_proc()
+            except OSError:
+                ok = False
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
@@ -160,7 +175,8 @@ def probe() -> Isolation:
     root = os.geteuid() == 0
     net = "netns" if root and _probe_child(CLONE_NEWNET) else "socket-guard"
     fs = "private-tmp" if root and _probe_child(CLONE_NEWNS) else "shared-tmp"
-    return Isolation(uid="dedicated" if root else "shared", net=net, fs=fs)
+    proc = "hidepid" if fs == "private-tmp" and _probe_child(CLONE_NEWNS, proc=True) else "shared"
+    return Isolation(uid="dedicated" if root else "shared", net=net, fs=fs, proc=proc)
 
 
 # Keyed by pid: pool workers forked from a process that already holds a slot must claim their own.

@@ -72,6 +72,7 @@ class SandboxResult:
     stdout: str = ""
     stderr: str = ""
     isolation: dict[str, str] = field(default_factory=dict)
+    slot_uid: int | None = None  # the uid it ran as, when isolation["uid"] == "dedicated"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -120,6 +121,8 @@ def _preexec(limits: SandboxLimits, iso: isolation.Isolation, uid: int | None, s
             isolation.unshare(flags)
         if iso.fs == "private-tmp":
             isolation.make_mounts_private()
+            if iso.proc == "hidepid":
+                isolation.mount_private_proc()
             isolation.expose(exposure)
             for target in isolation.WRITABLE_DIRS:
                 if os.path.isdir(target):
@@ -225,6 +228,7 @@ def run_program(
             stdout=stdout,
             stderr=stderr,
             isolation=iso.as_dict(),
+            slot_uid=uid,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

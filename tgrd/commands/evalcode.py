@@ -64,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tgrd.codeeval.humaneval import evaluate_files
-    from tgrd.codeeval.problems import CODEX_STOP
     from tgrd.codeeval.pool import default_workers, print_progress
+    from tgrd.codeeval.problems import CODEX_STOP
     from tgrd.codeeval.sandbox import SandboxLimits
 
     if args.timeout <= 0 or (args.workers is not None and args.workers < 1):
