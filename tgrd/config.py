@@ -89,6 +89,7 @@ class GateConfig(StrictModel):
 
 
 from tgrd.rgsd.settings import RgsdConfig  # noqa: E402 (needs StrictModel above)
+from tgrd.student.settings import ScoreConfig, StudentConfig  # noqa: E402 (needs StrictModel above)
 from tgrd.synth.settings import SynthConfig  # noqa: E402 (needs StrictModel above)
 from tgrd.teacher.settings import TeacherConfig  # noqa: E402 (needs StrictModel above)
 
@@ -111,6 +112,8 @@ class Config(StrictModel):
     rgsd: RgsdConfig = Field(default_factory=RgsdConfig)
     synth: SynthConfig = Field(default_factory=SynthConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, origin: str) -> None:

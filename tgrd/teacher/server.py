@@ -54,6 +54,9 @@ class _Bucket:
             return 0.0
         return (amount - self.level) / self.rate
 
+    def refund(self, amount: float) -> None:
+        self.level = min(self.capacity, self.level + max(0.0, amount))
+
 
 class TeacherServer:
     def __init__(self, cfg: LocalTeacherConfig):
@@ -139,6 +142,8 @@ class TeacherServer:
             self.counts[f"fault:{fault}"] += 1
             return await self._fault(fault, body)
         reply, ihash = self.complete(body)
+        if self.tpm is not None:  # admission charged max_tokens; count what was generated
+            self.tpm.refund(int(body.get("max_tokens") or 64) - reply["usage"]["completion_tokens"])
         self.counts["completions"] += 1
         if ihash is not None:
             self.success_by_instance[ihash] += 1
