@@ -44,7 +44,9 @@ def run_client(srv: LocalTeacher, records: list[dict], **kw) -> tuple[list[float
     async def go() -> dict:
         async with TeacherClient(cfg) as client:
             t0 = time.monotonic()
-            results = await client.label_many(records, progress=lambda r: done.append(time.monotonic() - t0))
+            results = await client.label_many(
+                records, progress=lambda r: done.append(time.monotonic() - t0)
+            )
             assert all(r.status == "labeled" for r in results), {r.failure_reason for r in results}
             return client.summary()
 
@@ -71,21 +73,31 @@ def main() -> None:
     # RPM-bound: the client is told the same limit it is held to.
     with LocalTeacher(LocalTeacherConfig(latency_ms=args.latency_ms, rpm=args.rpm)) as srv:
         n = int(args.rpm / 60 * args.seconds)
-        done, stats, wall = run_client(srv, make_records(n, "rpm"), rpm=args.rpm, tpm=None, concurrency=128)
+        done, stats, wall = run_client(
+            srv, make_records(n, "rpm"), rpm=args.rpm, tpm=None, concurrency=128
+        )
         rate = steady_rate(done, args.warmup)
         limited = srv.stats()["counts"].get("limited", 0)
         print(f"RPM limit {args.rpm:.0f}/min = {args.rpm / 60:.1f} req/s: {n} labels in {wall:.1f}s, "
               f"steady {rate:.2f} req/s -> {rate / (args.rpm / 60):.3f} of the limit; 429s seen: {limited}")  # fmt: skip
         seq_n = max(10, int(2.0 / (args.latency_ms / 1000)))
-        sdone, _, swall = run_client(srv, make_records(seq_n, "seq"), rpm=args.rpm, tpm=None, concurrency=1)
+        sdone, _, swall = run_client(
+            srv, make_records(seq_n, "seq"), rpm=args.rpm, tpm=None, concurrency=1
+        )
         seq_rate = seq_n / swall
-        print(f"sequential client (concurrency 1): {seq_rate:.2f} labels/s -> speedup x{rate / seq_rate:.1f}")
+        print(
+            f"sequential client (concurrency 1): {seq_rate:.2f} labels/s -> speedup x{rate / seq_rate:.1f}"
+        )
     # TPM-bound.
     with LocalTeacher(LocalTeacherConfig(latency_ms=args.latency_ms, tpm=args.tpm)) as srv:
-        probe_done, probe, _ = run_client(srv, make_records(5, "probe"), rpm=None, tpm=args.tpm, concurrency=1)
+        probe_done, probe, _ = run_client(
+            srv, make_records(5, "probe"), rpm=None, tpm=args.tpm, concurrency=1
+        )
         tok_per_req = (probe["prompt_tokens"] + probe["completion_tokens"]) / 5
         n = int(args.tpm / 60 / tok_per_req * args.seconds)
-        done, stats, wall = run_client(srv, make_records(n, "tpm"), rpm=None, tpm=args.tpm, concurrency=128)
+        done, stats, wall = run_client(
+            srv, make_records(n, "tpm"), rpm=None, tpm=args.tpm, concurrency=128
+        )
         rate = steady_rate(done, args.warmup) * tok_per_req
         limited = srv.stats()["counts"].get("limited", 0)
         print(f"TPM limit {args.tpm:.0f}/min = {args.tpm / 60:.0f} tok/s (~{tok_per_req:.0f} tok/label): "
@@ -95,8 +107,12 @@ def main() -> None:
     for latency in (args.latency_ms, 0.0):
         with LocalTeacher(LocalTeacherConfig(latency_ms=latency)) as srv:
             n = 1500
-            done, _, wall = run_client(srv, make_records(n, f"ceil{latency}"), rpm=None, tpm=None, concurrency=256)
-            print(f"ceiling, no limit, latency {latency:.0f} ms, concurrency 256, one process: {n / wall:.0f} labels/s")
+            done, _, wall = run_client(
+                srv, make_records(n, f"ceil{latency}"), rpm=None, tpm=None, concurrency=256
+            )
+            print(
+                f"ceiling, no limit, latency {latency:.0f} ms, concurrency 256, one process: {n / wall:.0f} labels/s"
+            )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ def make_pool(n: int, seed: int = 0) -> tuple[list[dict], dict[str, str]]:
     records, truth = [], {}
     for i in range(n):
         a, b = 10 + (i * 7 + seed) % 90, 1 + (i * 3 + seed) % 9
-        question = f"Revenue was {a} and costs were {b} (item {i}, seed {seed}). What is the profit?"
+        question = (
+            f"Revenue was {a} and costs were {b} (item {i}, seed {seed}). What is the profit?"
+        )
         cat = CATEGORIES[i % len(CATEGORIES)]
         answer = {
             "clean": f"Profit = {a} - {b} = {a - b}.",
@@ -23,7 +25,8 @@ def make_pool(n: int, seed: int = 0) -> tuple[list[dict], dict[str, str]]:
             "off_task_chat": "Hi there! Nice weather today.",
             "empty": "   ",
             "repetition": " ".join(["profit is"] * 15),
-            "verbose_wrong": " ".join(["Carefully considering every line of the statement,"] * 12) + f" {a + b}.",
+            "verbose_wrong": " ".join(["Carefully considering every line of the statement,"] * 12)
+            + f" {a + b}.",
         }[cat]
         msgs = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
         records.append({"id": f"r{seed}-{i}", "task": "finqa", "messages": msgs, "meta": {}})
@@ -32,7 +35,9 @@ def make_pool(n: int, seed: int = 0) -> tuple[list[dict], dict[str, str]]:
 
 
 def write_truth(truth: dict[str, str], path: Path) -> Path:
-    path.write_text("".join(json.dumps({"content_hash": k, "category": v}) + "\n" for k, v in truth.items()))
+    path.write_text(
+        "".join(json.dumps({"content_hash": k, "category": v}) + "\n" for k, v in truth.items())
+    )
     return path
 
 

@@ -58,7 +58,9 @@ def test_label_cli_with_gates_faults_and_key_hygiene(tmp_path):
     assert max(stats["success_by_instance"].values()) == 1
     assert {r["rubric_version"] for r in table} == {summary["rubric_version"]}
     # The API key appears nowhere: stdout, stderr, outputs, cache/ledger.
-    blobs = [proc.stdout, proc.stderr] + [p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()]
+    blobs = [proc.stdout, proc.stderr] + [
+        p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()
+    ]
     assert not any(SECRET in b for b in blobs)
 
 
@@ -70,7 +72,9 @@ def test_kill_midway_then_rerun_repays_at_most_in_flight(tmp_path):
         cmd = _label_cmd(str(pool), f"teacher.concurrency={concurrency}", "teacher.rpm=null", "teacher.tpm=null",
                          "--out", str(tmp_path / "out"), "--teacher-url", srv.base_url,
                          "--model", "local-teacher", "--no-gates", "--cache", str(tmp_path / "cache.sqlite"))  # fmt: skip
-        proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 60
         while srv.stats()["counts"].get("completions", 0) < 80:
             assert proc.poll() is None and time.monotonic() < deadline
@@ -94,7 +98,9 @@ def test_batch_mode_cli_round_trip(tmp_path):
         base = [str(pool), "teacher.batch_poll_s=0.05", "teacher.batch_max_requests=8", "--out",
                 str(tmp_path / "out"), "--teacher-url", srv.base_url, "--model", "local-teacher", "--mode",
                 "batch", "--no-gates", "--cache", str(tmp_path / "c.sqlite")]  # fmt: skip
-        submitted = subprocess.run(_label_cmd(*base, "--no-wait"), env=_env(), capture_output=True, text=True)
+        submitted = subprocess.run(
+            _label_cmd(*base, "--no-wait"), env=_env(), capture_output=True, text=True
+        )
         assert submitted.returncode == 3, submitted.stderr  # batches still running
         s1 = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert s1["batches_submitted"] == 4 and s1["status"] == {"pending_batch": 30}
@@ -102,5 +108,7 @@ def test_batch_mode_cli_round_trip(tmp_path):
         assert done.returncode == 0, done.stderr
         stats = srv.stats()
     s2 = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert s2["batches_submitted"] == 0 and s2["status"] == {"labeled": 30}  # resumed, not resubmitted
+    assert s2["batches_submitted"] == 0 and s2["status"] == {
+        "labeled": 30
+    }  # resumed, not resubmitted
     assert stats["counts"]["batch_completions"] == 30 and stats["counts"].get("completions", 0) == 0

@@ -35,10 +35,15 @@ def test_faults_label_every_instance_exactly_once(tmp_path):
         assert max(stats["success_by_instance"].values()) == 1
         faults = sum(v for k, v in stats["counts"].items() if k.startswith("fault:"))
         assert faults >= 60 and summary["retries"] >= faults - 5  # hangs may still be in flight
-        assert set(summary["retries_by_reason"]) >= {"rate_limited", "http_500", "timeout", "malformed_body"}
+        assert set(summary["retries_by_reason"]) >= {
+            "rate_limited",
+            "http_500",
+            "timeout",
+            "malformed_body",
+        }
         # Verdicts follow the planted categories (no noise configured).
         by_cat = {truth_cat: Counter() for truth_cat in set(truth.values())}
-        for rec, row in zip(records, rows, strict=True):
+        for row in rows:
             by_cat[truth[row["instance_hash"]]][row["label"]] += 1
         assert by_cat["clean"] == {"PASS": 50} and by_cat["empty"] == {"EMPTY_OR_TRUNCATED": 50}
         # A rerun is served from the cache: no request reaches the server.
@@ -83,7 +88,9 @@ def test_budget_stops_cleanly_and_rerun_finishes(tmp_path):
             if summary["complete"]:
                 break
             assert summary["stopped_by_budget"]
-            assert {r["failure_reason"] for r in rows if r["status"] == "budget"} == {"budget_exhausted"}
+            assert {r["failure_reason"] for r in rows if r["status"] == "budget"} == {
+                "budget_exhausted"
+            }
         assert summary["complete"] and len(done) == 60
         succ = srv.stats()["success_by_instance"]
         assert len(succ) == 60 and max(succ.values()) == 1  # budget stops never cost a second label
@@ -111,6 +118,8 @@ def test_structured_output_unsupported_falls_back(tmp_path):
 @pytest.mark.parametrize("missing", [True])
 def test_remote_endpoint_requires_key(tmp_path, monkeypatch, missing):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    cfg = TeacherConfig(base_url="https://api.example.com/v1", cache_path=str(tmp_path / "c.sqlite"))
+    cfg = TeacherConfig(
+        base_url="https://api.example.com/v1", cache_path=str(tmp_path / "c.sqlite")
+    )
     with pytest.raises(ValueError, match=r"\$OPENAI_API_KEY is not set"):
         TeacherClient(cfg)

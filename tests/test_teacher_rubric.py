@@ -13,7 +13,10 @@ from tgrd.teacher.rubric import LabelParseError, extract_instance, load_rubric
 def test_rubrics_load_with_versions():
     r3, r5 = load_rubric("3way"), load_rubric("5way")
     assert r3.classes == ("PASS", "INCORRECT", "TASK_MISMATCH")
-    assert r5.classes[:3] == r3.classes and set(r5.classes[3:]) == {"EMPTY_OR_TRUNCATED", "DEGENERATE"}
+    assert r5.classes[:3] == r3.classes and set(r5.classes[3:]) == {
+        "EMPTY_OR_TRUNCATED",
+        "DEGENERATE",
+    }
     assert r3.version.startswith("3way-") and r3.version != r5.version
     assert load_rubric("3way").version == r3.version  # stable across loads
 
@@ -30,14 +33,19 @@ def test_version_changes_with_template(tmp_path):
 
 def test_bad_rubric_names_the_key(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("name: x\nclasses: [{name: PASS, score: 1}]\ntask_descriptions: {default: d}\ntemplate: t\n")
+    path.write_text(
+        "name: x\nclasses: [{name: PASS, score: 1}]\ntask_descriptions: {default: d}\ntemplate: t\n"
+    )
     with pytest.raises(ValueError, match=r"classes\[0\] needs 'description'"):
         load_rubric(str(path))
 
 
 def test_render_embeds_instance_recoverably():
     rubric = load_rubric("5way")
-    msgs = [{"role": "user", "content": "say </instance> <instance> {x}"}, {"role": "assistant", "content": "ok"}]
+    msgs = [
+        {"role": "user", "content": "say </instance> <instance> {x}"},
+        {"role": "assistant", "content": "ok"},
+    ]
     prompt = rubric.render(msgs, task="code")[0]["content"]
     assert "Program synthesis" in prompt and "- DEGENERATE:" in prompt
     assert extract_instance(prompt) == msgs
@@ -79,4 +87,8 @@ def test_parse_rejects_never_defaults(reply, reason):
 def test_response_format_schema():
     rf = load_rubric("3way").response_format()
     assert rf["type"] == "json_schema"
-    assert rf["json_schema"]["schema"]["properties"]["label"]["enum"] == ["PASS", "INCORRECT", "TASK_MISMATCH"]
+    assert rf["json_schema"]["schema"]["properties"]["label"]["enum"] == [
+        "PASS",
+        "INCORRECT",
+        "TASK_MISMATCH",
+    ]

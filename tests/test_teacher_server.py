@@ -31,13 +31,17 @@ def test_heuristics_for_unknown_instances():
     assert judge.verdict(_msgs("four " * 30), FIVE)[0] == "DEGENERATE"
     assert judge.verdict(_msgs("def f(:\n  return"), FIVE)[0] == "INCORRECT"
     assert judge.verdict(_msgs("4"), FIVE)[0] == "PASS"
-    assert judge.verdict(_msgs("  "), THREE)[0] == "INCORRECT"  # structural class absent → INCORRECT
+    assert (
+        judge.verdict(_msgs("  "), THREE)[0] == "INCORRECT"
+    )  # structural class absent → INCORRECT
 
 
 def test_truth_noise_and_bias_are_deterministic(tmp_path):
     records, truth = make_pool(600)
     path = tmp_path / "truth.parquet"
-    pq.write_table(pa.Table.from_pylist([{"content_hash": k, "category": v} for k, v in truth.items()]), path)
+    pq.write_table(
+        pa.Table.from_pylist([{"content_hash": k, "category": v} for k, v in truth.items()]), path
+    )
     assert load_truth(path) == truth
     clean = LocalJudge(truth)
     noisy = LocalJudge(truth, noise=0.2, long_answer_bias=1.0, long_answer_words=40, seed=3)
@@ -56,7 +60,9 @@ def test_truth_noise_and_bias_are_deterministic(tmp_path):
 
 
 def _post(url: str, body: dict) -> tuple[int, dict, dict]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read())
@@ -66,7 +72,11 @@ def _post(url: str, body: dict) -> tuple[int, dict, dict]:
 
 def test_server_limits_and_usage():
     rubric = load_rubric("3way")
-    body = {"model": "m", "messages": rubric.render(_msgs("4")), "response_format": rubric.response_format()}
+    body = {
+        "model": "m",
+        "messages": rubric.render(_msgs("4")),
+        "response_format": rubric.response_format(),
+    }
     with LocalTeacher(LocalTeacherConfig(rpm=60)) as srv:  # 1 request/s, burst 2
         url = f"{srv.base_url}/chat/completions"
         codes = [_post(url, body) for _ in range(4)]

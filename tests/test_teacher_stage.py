@@ -51,7 +51,11 @@ def test_dataset_value_score_counts_failures_separately():
 def test_verifiers_rank_clean_above_dirty(tmp_path):
     clean, truth_a = make_pool(60, seed=1)
     dirty, truth_b = make_pool(60, seed=2)
-    clean = [r for r, cat in zip(clean, [truth_a[k] for k in truth_a], strict=True) if cat in ("clean", "incorrect")]
+    clean = [
+        r
+        for r, cat in zip(clean, [truth_a[k] for k in truth_a], strict=True)
+        if cat in ("clean", "incorrect")
+    ]
     local = LocalTeacherConfig(truth=str(write_truth({**truth_a, **truth_b}, tmp_path / "t.jsonl")))
     with LocalTeacher(local) as srv:
         cfg = Config(teacher=TeacherConfig(base_url=srv.base_url, model="local-teacher",

@@ -274,6 +274,22 @@ def _schema_reasons(msgs: pa.ListArray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return reasons, contents, np.where(has & (last_code == ASSISTANT), last_idx, -1)
 
 
+def _word_count_upper_bound(wid: np.ndarray, owner: np.ndarray, n_words: np.ndarray) -> np.ndarray:
+    """Per position, an upper bound of how often its word occurs in its document.
+
+    Exact per-document counts need a sort of every word (the most expensive step). Pruning only
+    needs an upper bound, so count (document, hash slot) pairs in a small per-document hash
+    table with one ``bincount``: a collision can only raise a count, never lower it, and every
+    surviving candidate is checked exactly afterwards.
+    """
+    # ~2 slots per word of a typical response keeps the table (rows × slots) small enough to
+    # stay in cache; collisions only weaken pruning a little.
+    slots = 1 << int(max(np.median(n_words), 16) * 2).bit_length()
+    slot = ((wid.astype(np.uint64) * _NGRAM_MULT) >> np.uint64(40)).astype(np.int64) & (slots - 1)
+    key = owner * slots + slot
+    return np.bincount(key, minlength=len(n_words) * slots)[key]
+
+
 def _window_min(values: np.ndarray, n: int) -> np.ndarray:
     out = values[: len(values) - n + 1].copy()
     for j in range(1, n):
@@ -332,8 +348,7 @@ def _repetition_reasons(responses: pa.Array, cfg: GateConfig) -> np.ndarray:
     owner = _segment_ids(n_words)
     word_len = pc.binary_length(flat_words).to_numpy().astype(np.int64)
     wid = pc.dictionary_encode(flat_words).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    doc_word_key = owner * (int(wid.max(initial=0)) + 1) + wid
-    _, word_count = _first_occurrence(doc_word_key)
+    word_count = _word_count_upper_bound(wid, owner, n_words)
     cum_len = np.concatenate([[0], np.cumsum(word_len)])
     # Words left in the document from each position (inclusive): an n-gram fits iff >= n.
     remaining = np.repeat(np.cumsum(n_words), n_words) - np.arange(len(wid))

@@ -25,9 +25,13 @@ HELP = "label instances with a rubric teacher (OpenAI-compatible API or the loca
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="JSONL/Parquet file or directory, or a `tgrd gate` output dir")
+    parser.add_argument(
+        "input", help="JSONL/Parquet file or directory, or a `tgrd gate` output dir"
+    )
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--teacher-url", default=None, help="OpenAI base URL, e.g. http://127.0.0.1:8000/v1")
+    parser.add_argument(
+        "--teacher-url", default=None, help="OpenAI base URL, e.g. http://127.0.0.1:8000/v1"
+    )
     parser.add_argument("--model", default=None, help="teacher model name (teacher.model)")
     parser.add_argument("--rubric", default=None, help="3way | 5way | path to a rubric YAML")
     parser.add_argument("--mode", choices=("online", "batch"), default=None)
@@ -36,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None, help="label cache file (teacher.cache_path)")
     parser.add_argument("--budget-usd", type=float, default=None)
     parser.add_argument("--budget-tokens", type=int, default=None)
-    parser.add_argument("--no-gates", action="store_true", help="send every record to the teacher (llm-only)")
+    parser.add_argument(
+        "--no-gates", action="store_true", help="send every record to the teacher (llm-only)"
+    )
     parser.add_argument("--no-wait", action="store_true", help="batch mode: submit and return")
     parser.add_argument("--local-teacher", action="store_true",
                         help="start the local teacher (teacher.local.*) for this run")  # fmt: skip
@@ -49,7 +55,11 @@ def load_inputs(path: str, cfg: Any, gates: bool) -> tuple[list[dict[str, Any]],
 
     p = Path(path)
     gated = p / "gated.parquet" if p.is_dir() else p
-    if gated.suffix == ".parquet" and gated.is_file() and "gate_pass" in pq.read_schema(gated).names:
+    if (
+        gated.suffix == ".parquet"
+        and gated.is_file()
+        and "gate_pass" in pq.read_schema(gated).names
+    ):
         table = pq.read_table(gated, columns=["id", "task", "messages", "gate_pass", "gate_reason"])
         quarantined = 0
     else:
@@ -103,9 +113,15 @@ def run(args: argparse.Namespace) -> int:
 
     write_outputs(out, rows, summary)
     (out / "config.yaml").write_text(dump_config(cfg))
-    print(json.dumps({k: summary[k] for k in ("instances", "status", "requests", "retries", "cost_usd")}))
+    print(
+        json.dumps(
+            {k: summary[k] for k in ("instances", "status", "requests", "retries", "cost_usd")}
+        )
+    )
     if not summary["complete"]:
-        print(f"tgrd label: {out}: not every instance is labeled; rerun to continue", file=sys.stderr)
+        print(
+            f"tgrd label: {out}: not every instance is labeled; rerun to continue", file=sys.stderr
+        )
         return 3
     return 0
 
@@ -121,7 +137,11 @@ def _label(records: list[dict[str, Any]], cfg: Any, args: argparse.Namespace) ->
         from tgrd.teacher.stage import label_with_ray
 
         if not ray.is_initialized():
-            ray.init(address=cfg.ray.address, num_cpus=cfg.ray.num_cpus, include_dashboard=cfg.ray.include_dashboard)
+            ray.init(
+                address=cfg.ray.address,
+                num_cpus=cfg.ray.num_cpus,
+                include_dashboard=cfg.ray.include_dashboard,
+            )
         return label_with_ray(records, cfg.teacher)
     from tgrd.teacher.stage import label_records
 

@@ -19,9 +19,13 @@ HELP = "run the local OpenAI-compatible teacher server"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("serve",))
     parser.add_argument("--host", default=None, help="bind address (teacher.local.host)")
-    parser.add_argument("--port", type=int, default=None, help="port; 0 = any free (teacher.local.port)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port; 0 = any free (teacher.local.port)"
+    )
     parser.add_argument("--truth", default=None, help="truth file: content_hash → category")
-    parser.add_argument("--port-file", default=None, help="write the bound port here once listening")
+    parser.add_argument(
+        "--port-file", default=None, help="write the bound port here once listening"
+    )
     add_config_arguments(parser)
 
 

@@ -29,7 +29,9 @@ from tgrd.teacher.stage import Progress, _row, _split, summarize
 DONE_STATES = ("completed", "failed", "expired", "cancelled")
 
 
-def chunk_requests(lines: list[tuple[str, bytes]], max_requests: int, max_bytes: int) -> list[list[tuple[str, bytes]]]:
+def chunk_requests(
+    lines: list[tuple[str, bytes]], max_requests: int, max_bytes: int
+) -> list[list[tuple[str, bytes]]]:
     """Split (custom_id, JSONL line) pairs into batches within both provider limits."""
     chunks: list[list[tuple[str, bytes]]] = []
     cur: list[tuple[str, bytes]] = []
@@ -39,7 +41,9 @@ def chunk_requests(lines: list[tuple[str, bytes]], max_requests: int, max_bytes:
             chunks.append(cur)
             cur, size = [], 0
         if len(item[1]) > max_bytes:
-            raise ValueError(f"request {item[0]} alone is {len(item[1])} bytes > batch_max_bytes={max_bytes}")
+            raise ValueError(
+                f"request {item[0]} alone is {len(item[1])} bytes > batch_max_bytes={max_bytes}"
+            )
         cur.append(item)
         size += len(item[1])
     if cur:
@@ -62,12 +66,21 @@ class BatchLabeler:
         }
         if self.t.structured:
             body["response_format"] = self.t.rubric.response_format()
-        line = {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+        line = {
+            "custom_id": custom_id,
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": body,
+        }
         return (json.dumps(line, ensure_ascii=False) + "\n").encode()
 
     async def submit(self, records: list[dict[str, Any]]) -> int:
         """Submit uncached records not already in an open batch; returns requests submitted."""
-        open_keys = {cid.split(":")[0] for _, cids in self.t.cache.open_batches(self.cfg.model, self.t.rubric.version) for cid in cids}
+        open_keys = {
+            cid.split(":")[0]
+            for _, cids in self.t.cache.open_batches(self.cfg.model, self.t.rubric.version)
+            for cid in cids
+        }
         lines, seen = [], set()
         for rec in records:
             ihash, key = self.t.key_for(rec["messages"])
@@ -78,7 +91,9 @@ class BatchLabeler:
         submitted = 0
         for chunk in chunk_requests(lines, self.cfg.batch_max_requests, self.cfg.batch_max_bytes):
             est_prompt = sum(estimate_tokens([{"content": b.decode()}]) for _, b in chunk)
-            est_usd = cost_usd(self.t.price, est_prompt, self.cfg.max_tokens * len(chunk), self.cfg.batch_discount)
+            est_usd = cost_usd(
+                self.t.price, est_prompt, self.cfg.max_tokens * len(chunk), self.cfg.batch_discount
+            )
             rid = self.t.cache.reserve(self.t.run_id, est_usd, est_prompt + self.cfg.max_tokens * len(chunk),
                                        self.cfg.budget_usd, self.cfg.budget_tokens)  # fmt: skip
             if rid is None:
@@ -86,13 +101,17 @@ class BatchLabeler:
                     self.failures[cid.split(":")[0]] = "budget_exhausted"
                 continue
             data = b"".join(b for _, b in chunk)
-            fobj = await self.t.client.files.create(file=(f"tgrd-{uuid.uuid4().hex[:8]}.jsonl", data), purpose="batch")
+            fobj = await self.t.client.files.create(
+                file=(f"tgrd-{uuid.uuid4().hex[:8]}.jsonl", data), purpose="batch"
+            )
             batch = await self.t.client.batches.create(
                 input_file_id=fobj.id, endpoint="/v1/chat/completions",
                 completion_window=self.cfg.batch_completion_window,  # type: ignore[arg-type]
             )  # fmt: skip
             # Recorded before anything else can fail: a rerun polls this batch, never resubmits.
-            self.t.cache.add_batch(batch.id, self.cfg.model, self.t.rubric.version, [c for c, _ in chunk])
+            self.t.cache.add_batch(
+                batch.id, self.cfg.model, self.t.rubric.version, [c for c, _ in chunk]
+            )
             self.t.stats["batches_submitted"] += 1
             self.t.stats["requests"] += len(chunk)
             submitted += len(chunk)
@@ -170,11 +189,18 @@ def label_batch(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: str |
         async with TeacherClient(cfg, run_id=run_id) as client:
             labeler = BatchLabeler(client)
             passed, _ = _split(records)
-            before = {id(r): client.cache.get(client.key_for(r["messages"])[1]) is not None for r in passed}
+            before = {
+                id(r): client.cache.get(client.key_for(r["messages"])[1]) is not None
+                for r in passed
+            }
             await labeler.collect(wait=False)  # resume: merge batches a previous run submitted
             await labeler.submit(passed)
             await labeler.collect(wait=wait)
-            open_keys = {c.split(":")[0] for _, cs in client.cache.open_batches(cfg.model, client.rubric.version) for c in cs}
+            open_keys = {
+                c.split(":")[0]
+                for _, cs in client.cache.open_batches(cfg.model, client.rubric.version)
+                for c in cs
+            }
             meta = {"rubric_version": client.rubric.version, "model": cfg.model}
             rows = []
             for rec in records:
@@ -183,9 +209,15 @@ def label_batch(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: str |
                     continue
                 ihash, key = client.key_for(rec["messages"])
                 hit = client.cache.get(key)
-                res = LabelResult(id=str(rec.get("id") or ihash), instance_hash=ihash, label=None, status="failed")
+                res = LabelResult(
+                    id=str(rec.get("id") or ihash), instance_hash=ihash, label=None, status="failed"
+                )
                 if hit is not None:
-                    res.label, res.prompt_tokens, res.completion_tokens = hit["label"], hit["prompt_tokens"], hit["completion_tokens"]
+                    res.label, res.prompt_tokens, res.completion_tokens = (
+                        hit["label"],
+                        hit["prompt_tokens"],
+                        hit["completion_tokens"],
+                    )
                     res.cached = before[id(rec)]
                     res.status = "cached" if res.cached else "labeled"
                 elif key in open_keys:

@@ -42,7 +42,9 @@ CREATE INDEX IF NOT EXISTS ledger_run ON ledger(run_id);
 
 def cache_key(model: str, rubric_version: str, instance_hash: str) -> str:
     """Cache key of one (model, rubric version, instance content hash) triple."""
-    return hashlib.sha256(f"{model}\x1f{rubric_version}\x1f{instance_hash}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{model}\x1f{rubric_version}\x1f{instance_hash}".encode()).hexdigest()[
+        :32
+    ]
 
 
 def price_of(prices: dict[str, PriceConfig], model: str) -> PriceConfig:
@@ -52,11 +54,19 @@ def price_of(prices: dict[str, PriceConfig], model: str) -> PriceConfig:
     for name in sorted(prices, key=len, reverse=True):
         if model.startswith(name):
             return prices[name]
-    raise ValueError(f"teacher.prices has no entry for model {model!r} (add one; $0 for free endpoints)")
+    raise ValueError(
+        f"teacher.prices has no entry for model {model!r} (add one; $0 for free endpoints)"
+    )
 
 
-def cost_usd(price: PriceConfig, prompt_tokens: int, completion_tokens: int, discount: float = 1.0) -> float:
-    return discount * (prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok) / 1e6
+def cost_usd(
+    price: PriceConfig, prompt_tokens: int, completion_tokens: int, discount: float = 1.0
+) -> float:
+    return (
+        discount
+        * (prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok)
+        / 1e6
+    )
 
 
 class LabelCache:
@@ -67,7 +77,9 @@ class LabelCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: explicit transactions; timeout waits for other writers.
         # check_same_thread=False: Ray actors may call from a different (but single) thread.
-        self.db = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False)
+        self.db = sqlite3.connect(
+            str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
         self.db.executescript(_SCHEMA)
@@ -146,7 +158,8 @@ class LabelCache:
             if budget_tokens is not None and spent_tok + res_tok + tokens > budget_tokens:
                 return None
             cur = self.db.execute(
-                "INSERT INTO reservations (run_id, cost_usd, tokens) VALUES (?,?,?)", (run_id, usd, tokens)
+                "INSERT INTO reservations (run_id, cost_usd, tokens) VALUES (?,?,?)",
+                (run_id, usd, tokens),
             )
             return int(cur.lastrowid)
 

@@ -69,7 +69,9 @@ def resolve_endpoint(cfg: TeacherConfig) -> tuple[str, str]:
     """(base_url, api_key) from config and environment; a local endpoint needs no key."""
     base_url = cfg.base_url or os.environ.get("OPENAI_BASE_URL")
     if not base_url:
-        raise ValueError("teacher: no endpoint; set teacher.base_url, --teacher-url or OPENAI_BASE_URL")
+        raise ValueError(
+            "teacher: no endpoint; set teacher.base_url, --teacher-url or OPENAI_BASE_URL"
+        )
     key = os.environ.get(cfg.api_key_env)
     if not key:
         if not any(h in base_url for h in LOCAL_HOSTS):
@@ -156,12 +158,22 @@ class TeacherClient:
         """Label one canonical record; never raises for API trouble (see ``status``)."""
         messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
         ihash, key = self.key_for(messages)
-        res = LabelResult(id=str(record.get("id") or ihash), instance_hash=ihash, label=None, status="failed")
+        res = LabelResult(
+            id=str(record.get("id") or ihash), instance_hash=ihash, label=None, status="failed"
+        )
         hit = self.cache.get(key)
         if hit is not None:
             self.stats["cached"] += 1
-            res.label, res.rationale, res.status, res.cached = hit["label"], hit["rationale"], "cached", True
-            res.prompt_tokens, res.completion_tokens = hit["prompt_tokens"], hit["completion_tokens"]
+            res.label, res.rationale, res.status, res.cached = (
+                hit["label"],
+                hit["rationale"],
+                "cached",
+                True,
+            )
+            res.prompt_tokens, res.completion_tokens = (
+                hit["prompt_tokens"],
+                hit["completion_tokens"],
+            )
             return res
         prompt = self.rubric.render(messages, record.get("task"))
         for attempt in range(self.cfg.max_label_attempts):
@@ -188,7 +200,12 @@ class TeacherClient:
                 instance_hash=ihash, label=label, rationale=rationale, raw=text or "",
                 prompt_tokens=usage[0], completion_tokens=usage[1], cost_usd=cost, source="online",
             )  # fmt: skip
-            res.label, res.rationale, res.status, res.failure_reason = label, rationale, "labeled", None
+            res.label, res.rationale, res.status, res.failure_reason = (
+                label,
+                rationale,
+                "labeled",
+                None,
+            )
             self.stats["labeled"] += 1
             return res
         if res.status != "budget":
@@ -200,7 +217,9 @@ class TeacherClient:
         self.stats["completion_tokens"] += usage[1]
         self.stats["cost_micro_usd"] += round(cost * 1e6)
 
-    async def _request(self, prompt: list[dict[str, str]], key: str, res: LabelResult) -> tuple[str, tuple[int, int]] | None:
+    async def _request(
+        self, prompt: list[dict[str, str]], key: str, res: LabelResult
+    ) -> tuple[str, tuple[int, int]] | None:
         """One paid reply (text, (prompt, completion) tokens) after transport retries, or None."""
         est_prompt = estimate_tokens(prompt)
         est_tokens = est_prompt + self.cfg.max_tokens
@@ -240,9 +259,13 @@ class TeacherClient:
 
     def _backoff(self, retry: int, retry_after: float | None) -> float:
         # Full-jitter exponential backoff; a server's Retry-After is a floor, not a suggestion.
-        backoff = min(self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2**retry) * self._rng.uniform(0.5, 1.0)
+        backoff = min(
+            self.cfg.backoff_max_s, self.cfg.backoff_base_s * 2**retry
+        ) * self._rng.uniform(0.5, 1.0)
         if retry_after is not None:
-            return min(self.cfg.backoff_max_s, retry_after) + self._rng.uniform(0, 0.1 * retry_after + 0.01)
+            return min(self.cfg.backoff_max_s, retry_after) + self._rng.uniform(
+                0, 0.1 * retry_after + 0.01
+            )
         return backoff
 
     async def _call(self, prompt: list[dict[str, str]]) -> tuple[str, tuple[int, int]]:
@@ -265,8 +288,14 @@ class TeacherClient:
             raise _Retryable("connection") from None
         except op.APIStatusError as exc:
             if exc.status_code >= 500 or exc.status_code in (408, 409):
-                raise _Retryable(f"http_{exc.status_code}", _retry_after(exc.response.headers)) from None
-            if exc.status_code == 400 and "response_format" in kwargs and "response_format" in str(exc.message):
+                raise _Retryable(
+                    f"http_{exc.status_code}", _retry_after(exc.response.headers)
+                ) from None
+            if (
+                exc.status_code == 400
+                and "response_format" in kwargs
+                and "response_format" in str(exc.message)
+            ):
                 self.structured = False  # endpoint lacks structured output: fall back to prose
                 raise _Retryable("structured_output_unsupported") from None
             raise

@@ -62,13 +62,19 @@ def load_truth(path: str | Path) -> dict[str, str]:
 
         rows = pq.read_table(path).to_pylist()
     else:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
     truth = {}
     for i, row in enumerate(rows):
         key = row.get("content_hash") or row.get("hash") or row.get("instance_hash")
         cat = row.get("rubric_class") or row.get("category") or row.get("label")
         if key is None or cat is None:
-            raise ValueError(f"{path}: row {i + 1} needs content_hash and category, got keys {sorted(row)}")
+            raise ValueError(
+                f"{path}: row {i + 1} needs content_hash and category, got keys {sorted(row)}"
+            )
         truth[str(key)] = str(cat)
     return truth
 
@@ -96,7 +102,9 @@ class LocalJudge:
         self.long_answer_words = long_answer_words
         self.seed = seed
 
-    def true_class(self, messages: list[dict[str, str]], classes: tuple[str, ...]) -> tuple[str, str]:
+    def true_class(
+        self, messages: list[dict[str, str]], classes: tuple[str, ...]
+    ) -> tuple[str, str]:
         """(class, why) before noise and bias."""
         answer = messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
         category = self.truth.get(content_hash(messages))
@@ -120,7 +128,11 @@ class LocalJudge:
         cls, why = self.true_class(messages, classes)
         rng = random.Random(zlib.crc32(f"{self.seed}:{content_hash(messages)}".encode()))
         answer = messages[-1]["content"] if messages else ""
-        if cls == "INCORRECT" and len(answer.split()) >= self.long_answer_words and "PASS" in classes:
+        if (
+            cls == "INCORRECT"
+            and len(answer.split()) >= self.long_answer_words
+            and "PASS" in classes
+        ):
             if rng.random() < self.long_answer_bias:
                 return "PASS", "a thorough, well-explained answer"
         if rng.random() < self.noise:

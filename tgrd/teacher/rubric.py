@@ -44,7 +44,9 @@ class Rubric:
     template: str
     version: str
 
-    def render(self, messages: list[dict[str, str]], task: str | None = None) -> list[dict[str, str]]:
+    def render(
+        self, messages: list[dict[str, str]], task: str | None = None
+    ) -> list[dict[str, str]]:
         """The chat messages sent to the teacher for one instance."""
         task_description = self.task_descriptions.get(task or "", self.task_descriptions["default"])
         class_list = "\n".join(f"- {c}: {self.descriptions[c]}" for c in self.classes)
@@ -68,7 +70,10 @@ class Rubric:
             "required": ["label", "rationale"],
             "additionalProperties": False,
         }
-        return {"type": "json_schema", "json_schema": {"name": "rubric_label", "strict": True, "schema": schema}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "rubric_label", "strict": True, "schema": schema},
+        }
 
     def parse(self, text: str | None) -> tuple[str, str]:
         """Label and rationale from a reply: structured JSON first, then tolerant fallbacks.
@@ -85,13 +90,17 @@ class Rubric:
         if obj is not None and "label" in obj:
             label = str(obj["label"]).strip().upper()
             if label not in self.classes:
-                raise LabelParseError("unknown_label", f"{obj['label']!r} is not one of {self.classes}")
+                raise LabelParseError(
+                    "unknown_label", f"{obj['label']!r} is not one of {self.classes}"
+                )
             return label, str(obj.get("rationale", ""))
         match = re.search(r"label\W{0,3}\s*[:=]\s*\W{0,2}([A-Za-z_]+)", text, re.I)
         if match:
             label = match.group(1).upper()
             if label not in self.classes:
-                raise LabelParseError("unknown_label", f"{match.group(1)!r} is not one of {self.classes}")
+                raise LabelParseError(
+                    "unknown_label", f"{match.group(1)!r} is not one of {self.classes}"
+                )
             return label, text.strip()[:500]
         named = {c for c in self.classes if re.search(rf"\b{c}\b", text)}
         if len(named) == 1:
@@ -165,7 +174,11 @@ def load_rubric(name_or_path: str) -> Rubric:
         raise ValueError(f"{path}: task_descriptions needs a 'default' entry")
     # The version hashes the parsed content (not whitespace or comments) of rubric and template.
     canonical = json.dumps(
-        {"classes": data["classes"], "tasks": data["task_descriptions"], "template": data["template"]},
+        {
+            "classes": data["classes"],
+            "tasks": data["task_descriptions"],
+            "template": data["template"],
+        },
         sort_keys=True,
     )
     version = f"{data['name']}-{hashlib.sha256(canonical.encode()).hexdigest()[:12]}"

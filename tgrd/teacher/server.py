@@ -62,7 +62,9 @@ class TeacherServer:
     def __init__(self, cfg: LocalTeacherConfig):
         self.cfg = cfg
         truth = load_truth(cfg.truth) if cfg.truth else {}
-        self.judge = LocalJudge(truth, cfg.noise, cfg.long_answer_bias, cfg.long_answer_words, cfg.seed)
+        self.judge = LocalJudge(
+            truth, cfg.noise, cfg.long_answer_bias, cfg.long_answer_words, cfg.seed
+        )
         self.rng = random.Random(cfg.seed)
         self.kinds = [k for k, w in cfg.fault_weights.items() if w > 0]
         self.weights = [cfg.fault_weights[k] for k in self.kinds]
@@ -89,7 +91,10 @@ class TeacherServer:
             content = json.dumps({"label": None, "rationale": "no <instance> found in the prompt"})
         else:
             label, why = self.judge.verdict(instance, classes)
-            structured = self.cfg.structured and (body.get("response_format") or {}).get("type") == "json_schema"
+            structured = (
+                self.cfg.structured
+                and (body.get("response_format") or {}).get("type") == "json_schema"
+            )
             if structured:
                 content = json.dumps({"label": label, "rationale": why})
             else:
@@ -101,8 +106,11 @@ class TeacherServer:
             "created": int(time.time()),
             "model": body.get("model", "local-teacher"),
             "choices": [
-                {"index": 0, "finish_reason": "stop",
-                 "message": {"role": "assistant", "content": content, "refusal": None}},
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                },
             ],  # fmt: skip
             "usage": {
                 "prompt_tokens": count_tokens(prompt) + 4 * len(messages),
@@ -129,11 +137,16 @@ class TeacherServer:
             return _error(400, "body is not JSON", "invalid_request_error")
         if self.cfg.reject_response_format and body.get("response_format"):
             self.counts["rejected_response_format"] += 1
-            return _error(400, "response_format is not supported by this server", "invalid_request_error")
+            return _error(
+                400, "response_format is not supported by this server", "invalid_request_error"
+            )
         wait = self._limit_wait(body)
         if wait > 0:
             self.counts["limited"] += 1
-            headers = {"retry-after-ms": str(int(wait * 1000) + 1), "retry-after": str(int(wait) + 1)}
+            headers = {
+                "retry-after-ms": str(int(wait * 1000) + 1),
+                "retry-after": str(int(wait) + 1),
+            }
             return _error(429, "rate limit reached", "rate_limit_exceeded", headers)
         if self.cfg.latency_ms:
             await asyncio.sleep(self.cfg.latency_ms / 1000.0)
@@ -165,7 +178,12 @@ class TeacherServer:
         from aiohttp import web
 
         if fault == "429":
-            return _error(429, "slow down", "rate_limit_exceeded", {"retry-after-ms": "50", "retry-after": "1"})
+            return _error(
+                429,
+                "slow down",
+                "rate_limit_exceeded",
+                {"retry-after-ms": "50", "retry-after": "1"},
+            )
         if fault == "500":
             return _error(500, "internal error", "server_error")
         if fault == "hang":  # past the client's timeout; the completion is never delivered
@@ -196,7 +214,11 @@ class TeacherServer:
         if upload is None or not hasattr(upload, "file"):
             return _error(400, "missing file", "invalid_request_error")
         data = upload.file.read()
-        return web.json_response(self._store_file(data, upload.filename or "upload.jsonl", str(form.get("purpose", "batch"))))
+        return web.json_response(
+            self._store_file(
+                data, upload.filename or "upload.jsonl", str(form.get("purpose", "batch"))
+            )
+        )
 
     def _store_file(self, data: bytes, filename: str, purpose: str) -> dict[str, Any]:
         fid = f"file-{uuid.uuid4().hex[:24]}"
@@ -250,8 +272,14 @@ class TeacherServer:
             out.append({"id": f"batch_req_{uuid.uuid4().hex[:16]}", "custom_id": req.get("custom_id"),
                         "response": resp, "error": None})  # fmt: skip
         data = "".join(json.dumps(o) + "\n" for o in out).encode()
-        batch["output_file_id"] = self._store_file(data, f"{bid}_output.jsonl", "batch_output")["id"]
-        batch["request_counts"] = {"total": len(out) + failed, "completed": len(out), "failed": failed}
+        batch["output_file_id"] = self._store_file(data, f"{bid}_output.jsonl", "batch_output")[
+            "id"
+        ]
+        batch["request_counts"] = {
+            "total": len(out) + failed,
+            "completed": len(out),
+            "failed": failed,
+        }
         batch["status"] = "completed"
         batch["completed_at"] = int(time.time())
 
@@ -344,7 +372,9 @@ class LocalTeacher:
         while not os.path.exists(port_file):
             if self.proc.poll() is not None:
                 err = Path(tmpdir, "server.log").read_text(errors="replace")
-                raise RuntimeError(f"local teacher exited with {self.proc.returncode}: {err[-2000:]}")
+                raise RuntimeError(
+                    f"local teacher exited with {self.proc.returncode}: {err[-2000:]}"
+                )
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("local teacher did not start in time")
@@ -355,7 +385,9 @@ class LocalTeacher:
     def stats(self) -> dict[str, Any]:
         import urllib.request
 
-        with urllib.request.urlopen(f"http://{self.cfg.host}:{self.port}/stats", timeout=10) as resp:
+        with urllib.request.urlopen(
+            f"http://{self.cfg.host}:{self.port}/stats", timeout=10
+        ) as resp:
             return json.loads(resp.read())
 
     def stop(self) -> None:

@@ -51,7 +51,13 @@ class LocalTeacherConfig(StrictModel):
     # Fraction of requests answered with a fault; the kinds are drawn with these weights.
     fault_rate: float = Field(default=0.0, ge=0, le=1)
     fault_weights: dict[str, float] = Field(
-        default_factory=lambda: {"429": 1.0, "500": 1.0, "hang": 0.5, "truncated": 1.0, "malformed": 1.0}
+        default_factory=lambda: {
+            "429": 1.0,
+            "500": 1.0,
+            "hang": 0.5,
+            "truncated": 1.0,
+            "malformed": 1.0,
+        }
     )
     hang_s: float = Field(default=5.0, ge=0)
     # Server-side limits (429 + Retry-After when exceeded); None = unlimited.

@@ -63,7 +63,9 @@ class Progress:
         print(self.line(), file=self.stream, flush=True)
 
 
-def _row(rec: dict[str, Any], res: LabelResult | None, client_meta: dict[str, str]) -> dict[str, Any]:
+def _row(
+    rec: dict[str, Any], res: LabelResult | None, client_meta: dict[str, str]
+) -> dict[str, Any]:
     if res is None:  # gate failure: no teacher call
         from tgrd.records import content_hash
 
@@ -92,8 +94,8 @@ async def _label_async(client: TeacherClient, records: list[dict[str, Any]],
 
     results = await client.label_many(passed, progress=tick)
     by_id = {id(r): res for r, res in zip(passed, results, strict=True)}
-    for rec in failed:
-        if progress is not None:
+    if progress is not None:
+        for _ in failed:
             progress.update("gate_fail")
     return [_row(rec, by_id.get(id(rec)), meta) for rec in records]
 
@@ -121,7 +123,9 @@ class LabelActor:
 
     def __init__(self, cfg: dict[str, Any], run_id: str, limit_share: float):
         self.loop = asyncio.new_event_loop()
-        self.client = TeacherClient(TeacherConfig.model_validate(cfg), run_id=run_id, limit_share=limit_share)
+        self.client = TeacherClient(
+            TeacherConfig.model_validate(cfg), run_id=run_id, limit_share=limit_share
+        )
         self.reported: Counter[str] = Counter()
 
     def __call__(self, batch: Any) -> Any:
@@ -153,7 +157,11 @@ def label_with_ray(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: st
     ds = ray.data.from_arrow([table.slice(i, step) for i in range(0, len(records), step)])
     ds = ds.map_batches(
         LabelActor,
-        fn_constructor_kwargs={"cfg": cfg.model_dump(), "run_id": run_id, "limit_share": 1.0 / cfg.actors},
+        fn_constructor_kwargs={
+            "cfg": cfg.model_dump(),
+            "run_id": run_id,
+            "limit_share": 1.0 / cfg.actors,
+        },
         batch_format="pyarrow",
         batch_size=cfg.batch_size,
         compute=ray.data.ActorPoolStrategy(size=cfg.actors),
@@ -166,7 +174,9 @@ def label_with_ray(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: st
             row.pop("batch_stats", None)
             out.append(row)
             if prog is not None:
-                prog.update(row["status"], row["prompt_tokens"] + row["completion_tokens"], row["cost_usd"])
+                prog.update(
+                    row["status"], row["prompt_tokens"] + row["completion_tokens"], row["cost_usd"]
+                )
         for blob in batch.column("batch_stats").to_pylist():
             if blob:
                 stats.update(json.loads(blob))

@@ -19,7 +19,9 @@ from typing import Any
 VERIFIERS = ("llm-only", "tool+llm")
 
 
-def sample_instances(records: list[dict[str, Any]], m: int, name: str, seed: int) -> list[dict[str, Any]]:
+def sample_instances(
+    records: list[dict[str, Any]], m: int, name: str, seed: int
+) -> list[dict[str, Any]]:
     """m records drawn without replacement, reproducibly (crc32 seed, not the salted hash())."""
     if m >= len(records):
         return list(records)
@@ -27,7 +29,9 @@ def sample_instances(records: list[dict[str, Any]], m: int, name: str, seed: int
     return rng.sample(records, m)
 
 
-def dataset_value_score(rows: list[dict[str, Any]], score_map: dict[str, float], gate_fail_score: float) -> dict[str, Any]:
+def dataset_value_score(
+    rows: list[dict[str, Any]], score_map: dict[str, float], gate_fail_score: float
+) -> dict[str, Any]:
     """DVS from label rows (``status``, ``label``) as written by the labeling stage."""
     scores, failed = [], 0
     for row in rows:
@@ -35,7 +39,9 @@ def dataset_value_score(rows: list[dict[str, Any]], score_map: dict[str, float],
             scores.append(gate_fail_score)
         elif row["label"] is not None:
             if row["label"] not in score_map:
-                raise ValueError(f"score map has no entry for class {row['label']!r}: {sorted(score_map)}")
+                raise ValueError(
+                    f"score map has no entry for class {row['label']!r}: {sorted(score_map)}"
+                )
             scores.append(score_map[row["label"]])
         else:
             failed += 1
@@ -58,14 +64,20 @@ def run_verifier(candidates: dict[str, list[dict[str, Any]]], verifier: str, cfg
 
     if verifier not in VERIFIERS:
         raise ValueError(f"unknown verifier {verifier!r}; expected one of {VERIFIERS}")
-    teacher = cfg.teacher.model_copy(update={"rubric": "5way" if verifier == "llm-only" else "3way"})
+    teacher = cfg.teacher.model_copy(
+        update={"rubric": "5way" if verifier == "llm-only" else "3way"}
+    )
     rubric = load_rubric(teacher.rubric)
     score_map = teacher.score_map or rubric.scores
     samples = {name: sample_instances(recs, m, name, seed) for name, recs in candidates.items()}
     flat: list[dict[str, Any]] = []
     for name, recs in samples.items():
         for rec in recs:
-            rec = {"id": f"{name}/{rec['id']}", "messages": rec["messages"], "task": rec.get("task")}
+            rec = {
+                "id": f"{name}/{rec['id']}",
+                "messages": rec["messages"],
+                "task": rec.get("task"),
+            }
             if verifier == "tool+llm":
                 from tgrd.gates import PASS, gate_record
 
@@ -77,6 +89,8 @@ def run_verifier(candidates: dict[str, list[dict[str, Any]]], verifier: str, cfg
     for name in samples:
         mine = [r for r in rows if r["id"].startswith(f"{name}/")]
         out[name] = dataset_value_score(mine, score_map, teacher.gate_fail_score)
-        out[name]["teacher_tokens"] = sum(r["prompt_tokens"] + r["completion_tokens"] for r in mine if not r["cached"])
+        out[name]["teacher_tokens"] = sum(
+            r["prompt_tokens"] + r["completion_tokens"] for r in mine if not r["cached"]
+        )
     out["_summary"] = summary
     return out
