@@ -30,7 +30,9 @@ from tgrd.config import GateConfig
 from tgrd.gates import gate_dataset, gate_record, gate_table
 from tgrd.ingest import MESSAGE_TYPE
 
-SHARED = Path(os.environ.get("TGRD_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+SHARED = Path(
+    os.environ.get("TGRD_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def real_sentences() -> list[str]:
@@ -42,12 +44,18 @@ def real_sentences() -> list[str]:
     gsm = SHARED / "gsm8k" / "train.jsonl"
     if gsm.is_file():
         texts += [json.loads(line)["answer"] for line in gsm.read_text().splitlines()[:3000]]
-    sentences = [s.strip() for t in texts for s in re.split(r"(?<=[.!?\n])\s+", t) if len(s.strip()) > 20]
+    sentences = [
+        s.strip() for t in texts for s in re.split(r"(?<=[.!?\n])\s+", t) if len(s.strip()) > 20
+    ]
     if not sentences:  # no shared data: a Zipf-ish vocabulary still gives natural repetition
         rng = random.Random(0)
-        vocab = ["".join(rng.choices("etaoinshrdlucmfwyp", k=rng.randint(2, 9))) for _ in range(5000)]
-        sentences = [" ".join(rng.choices(vocab, weights=[1 / (i + 1) for i in range(5000)], k=14)) + "."
-                     for _ in range(20000)]
+        vocab = [
+            "".join(rng.choices("etaoinshrdlucmfwyp", k=rng.randint(2, 9))) for _ in range(5000)
+        ]
+        sentences = [
+            " ".join(rng.choices(vocab, weights=[1 / (i + 1) for i in range(5000)], k=14)) + "."
+            for _ in range(20000)
+        ]
     return sentences
 
 
@@ -117,17 +125,27 @@ def main() -> None:
     init_s = time.perf_counter() - t0
     ds = ray.data.from_arrow(pool).repartition(8)
     gated = gate_dataset(ds, GateConfig(actors=2, actor_num_cpus=0.5, batch_size=args.batch_size))
-    ray_failed = sum(int((~b["gate_pass"]).sum()) for b in gated.iter_batches(batch_format="pandas"))
+    ray_failed = sum(
+        int((~b["gate_pass"]).sum()) for b in gated.iter_batches(batch_format="pandas")
+    )
     ray_s = time.perf_counter() - t0
     ray.shutdown()
     assert ray_failed == failed, f"Ray stage failed {ray_failed} records, kernel {failed}"
 
-    print(f"per-record reference : {base_rate:10,.0f} instances/s/core ({len(msgs)} records, {base_s:.2f} s)")
-    print(f"vectorised kernel    : {kernel_rate:10,.0f} instances/s/core ({pool.num_rows} records, {kernel_s:.2f} s)")
-    print(f"kernel / reference   : {kernel_rate / base_rate:10.1f}x   (goal: kernel >= 50,000/s/core)")
+    print(
+        f"per-record reference : {base_rate:10,.0f} instances/s/core ({len(msgs)} records, {base_s:.2f} s)"
+    )
+    print(
+        f"vectorised kernel    : {kernel_rate:10,.0f} instances/s/core ({pool.num_rows} records, {kernel_s:.2f} s)"
+    )
+    print(
+        f"kernel / reference   : {kernel_rate / base_rate:10.1f}x   (goal: kernel >= 50,000/s/core)"
+    )
     print(f"gate failures        : {failed} of {pool.num_rows} ({failed / pool.num_rows:.1%})")
-    print(f"Ray Data gate stage  : {ray_s:10.2f} s wall incl. ray.init ({init_s:.2f} s), 2 actors x 0.5 CPU "
-          f"(goal <= 10 s on 2 cores)")
+    print(
+        f"Ray Data gate stage  : {ray_s:10.2f} s wall incl. ray.init ({init_s:.2f} s), 2 actors x 0.5 CPU "
+        f"(goal <= 10 s on 2 cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -73,7 +73,9 @@ def _experiment_configs() -> list[Path]:
     return sorted(p for p in CONFIG_DIR.rglob("*.yaml") if "rubrics" not in p.parts)
 
 
-@pytest.mark.parametrize("path", _experiment_configs(), ids=lambda p: str(p.relative_to(CONFIG_DIR)))
+@pytest.mark.parametrize(
+    "path", _experiment_configs(), ids=lambda p: str(p.relative_to(CONFIG_DIR))
+)
 def test_every_config_file_loads_and_opens_with_its_command(path):
     load_config(path)
     first = path.read_text().splitlines()[0]

@@ -50,18 +50,23 @@ def test_pairwise_accuracy_ties():
 def test_top1_regret():
     assert metrics.top1_regret([0.1, 0.9, 0.5], [0.3, 0.7, 0.6]) == pytest.approx(0.0)
     assert metrics.top1_regret([0.9, 0.1, 0.5], [0.3, 0.7, 0.6]) == pytest.approx(0.4)
-    assert metrics.top1_regret([0.9, 0.9, 0.5], [0.7, 0.3, 0.6]) == pytest.approx(0.4)  # worst of ties
+    assert metrics.top1_regret([0.9, 0.9, 0.5], [0.7, 0.3, 0.6]) == pytest.approx(
+        0.4
+    )  # worst of ties
 
 
 def test_exact_permutation_p_for_rho_0667_k8():
     assert metrics.spearman(DVS_RHO_0667, DBS_RHO_0667) == pytest.approx(2 / 3)
     strict_one = metrics.permutation_pvalue(DVS_RHO_0667, DBS_RHO_0667, include_observed=False)
-    strict_two = metrics.permutation_pvalue(DVS_RHO_0667, DBS_RHO_0667, alternative="two-sided",
-                                            include_observed=False)
+    strict_two = metrics.permutation_pvalue(
+        DVS_RHO_0667, DBS_RHO_0667, alternative="two-sided", include_observed=False
+    )
     assert strict_one == pytest.approx(0.035, abs=0.0005)
     assert strict_two == pytest.approx(0.069, abs=0.0005)
     # The inclusive p (ties with the observed ρ count as extreme) is the conservative one.
-    assert metrics.permutation_pvalue(DVS_RHO_0667, DBS_RHO_0667) == pytest.approx(0.0415, abs=0.0005)
+    assert metrics.permutation_pvalue(DVS_RHO_0667, DBS_RHO_0667) == pytest.approx(
+        0.0415, abs=0.0005
+    )
 
 
 def test_permutation_p_matches_brute_force_for_kendall_and_custom():
@@ -75,8 +80,9 @@ def test_permutation_p_matches_brute_force_for_kendall_and_custom():
     x_ties = np.array([1, 1, 2, 3, 3, 4.0])
     obs = metrics.kendall(x_ties, y)
     null = [metrics.kendall(x_ties[list(p)], y) for p in itertools.permutations(range(6))]
-    assert metrics.permutation_pvalue(x_ties, y, metrics.kendall, alternative="two-sided") == pytest.approx(
-        np.mean(np.abs(null) >= abs(obs) - 1e-12))
+    assert metrics.permutation_pvalue(
+        x_ties, y, metrics.kendall, alternative="two-sided"
+    ) == pytest.approx(np.mean(np.abs(null) >= abs(obs) - 1e-12))
 
 
 def test_permutation_refuses_large_k_and_bad_alternative():

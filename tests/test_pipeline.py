@@ -27,7 +27,9 @@ def test_smoke_pipeline_runs_and_resumes(ray_session, tmp_path):
         assert "benchmark.jsonl" not in sources
     assert json.loads((tmp_path / "run" / "pipeline.json").read_text())["stage_seconds"]
     again = run_pipeline(cfg, tmp_path / "run")
-    assert again["synth"].get("skipped") and all(again[f"gate/{t}"].get("skipped") for t in cfg.synth.tasks)
+    assert again["synth"].get("skipped") and all(
+        again[f"gate/{t}"].get("skipped") for t in cfg.synth.tasks
+    )
 
 
 def test_unknown_stage_is_an_error(tmp_path):

@@ -77,7 +77,9 @@ class GateConfig(StrictModel):
     repetition_min_words: int = Field(default=20, ge=1)
     dup_line_frac: float = Field(default=0.30, ge=0, le=1)
     dup_line_char_frac: float = Field(default=0.20, ge=0, le=1)
-    top_ngram_char_frac: dict[int, float] = Field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    top_ngram_char_frac: dict[int, float] = Field(
+        default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16}
+    )
     dup_ngram_char_frac: dict[int, float] = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
     )

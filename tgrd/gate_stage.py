@@ -75,12 +75,15 @@ def _gate_with_ray(files: list[Path], cfg: Config) -> tuple[pa.Table, pa.Table]:
     return gated, quarantine
 
 
-def run_gate_stage(inputs: list[str], out_dir: str | Path, cfg: Config, use_ray: bool = True) -> dict[str, Any]:
+def run_gate_stage(
+    inputs: list[str], out_dir: str | Path, cfg: Config, use_ray: bool = True
+) -> dict[str, Any]:
     """Ingest ``inputs``, gate every record, write the three outputs; returns the summary."""
     files = discover_inputs(inputs)
     out = Path(out_dir)
     stage_fp = rundir.fingerprint(
-        {"ingest": cfg.ingest.model_dump(), "gates": cfg.gates.model_dump()}, files)
+        {"ingest": cfg.ingest.model_dump(), "gates": cfg.gates.model_dump()}, files
+    )
     if rundir.is_done(out, stage_fp) and (out / SUMMARY_FILE).is_file():
         summary = json.loads((out / SUMMARY_FILE).read_text())
         summary["skipped"] = True
@@ -93,7 +96,9 @@ def run_gate_stage(inputs: list[str], out_dir: str | Path, cfg: Config, use_ray:
         records, quarantine = read_records(files, cfg.ingest)
         gated = gate_table(records, cfg.gates)
     gated = gated.sort_by([("source", "ascending"), ("line", "ascending")])
-    quarantine = quarantine.cast(QUARANTINE_SCHEMA).sort_by([("source", "ascending"), ("line", "ascending")])
+    quarantine = quarantine.cast(QUARANTINE_SCHEMA).sort_by(
+        [("source", "ascending"), ("line", "ascending")]
+    )
     pq.write_table(gated, out / GATED_FILE)
     pq.write_table(quarantine, out / QUARANTINE_FILE)
     summary = summarize(gated, quarantine)

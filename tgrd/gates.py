@@ -73,7 +73,9 @@ def dup_ngram_reason(n: int) -> str:
 MARKUP_PATTERN = r"<[^<>\n]{0,200}>|[\s`*_#~=|>\-]+"
 _MARKUP_RE = re.compile(MARKUP_PATTERN)
 
-SYSTEM, USER, ASSISTANT, TOOL = (CANONICAL_ROLES.index(r) for r in ("system", "user", "assistant", "tool"))
+SYSTEM, USER, ASSISTANT, TOOL = (
+    CANONICAL_ROLES.index(r) for r in ("system", "user", "assistant", "tool")
+)
 # Allowed (previous role, current role) transitions after the optional leading system message.
 _ALLOWED = np.zeros((4, 4), dtype=bool)
 _ALLOWED[USER, ASSISTANT] = True
@@ -105,12 +107,16 @@ def gate_schema(messages: list[dict[str, Any]] | None) -> str:
         return SCHEMA_NOT_ENDING_WITH_ASSISTANT
     if "system" in roles[1:]:
         return SCHEMA_MISPLACED_SYSTEM
-    body = [CANONICAL_ROLES.index(r) for r in roles[1:]] if roles[0] == "system" else [
-        CANONICAL_ROLES.index(r) for r in roles
-    ]
+    body = (
+        [CANONICAL_ROLES.index(r) for r in roles[1:]]
+        if roles[0] == "system"
+        else [CANONICAL_ROLES.index(r) for r in roles]
+    )
     if body[0] != USER or any(not _ALLOWED[a, b] for a, b in zip(body, body[1:])):
         return SCHEMA_BAD_ALTERNATION
-    if any(not (m.get("content") or "").strip() for m in messages[:-1] if m.get("role") != "system"):
+    if any(
+        not (m.get("content") or "").strip() for m in messages[:-1] if m.get("role") != "system"
+    ):
         return SCHEMA_EMPTY_TURN
     return PASS
 
@@ -164,7 +170,9 @@ def gate_repetition(response: str, cfg: GateConfig) -> str:
         grams = Counter(tuple(words[k : k + n]) for k in range(len(words) - n + 1))
         if not grams:
             continue
-        best = max((c * (sum(map(_nbytes, g)) + n - 1) for g, c in grams.items() if c >= 2), default=0)
+        best = max(
+            (c * (sum(map(_nbytes, g)) + n - 1) for g, c in grams.items() if c >= 2), default=0
+        )
         if best / text_len > frac:
             return top_ngram_reason(n)
     for n, frac in sorted(cfg.dup_ngram_char_frac.items()):
@@ -246,8 +254,10 @@ def _schema_reasons(msgs: pa.ListArray) -> tuple[np.ndarray, np.ndarray, np.ndar
     last_code = np.full(n_rows, -1)
     last_code[has] = codes[last_idx[has]]
     flag(last_code != ASSISTANT, SCHEMA_NOT_ENDING_WITH_ASSISTANT)
-    flag(np.bincount(owner, weights=(codes == SYSTEM) & (pos > 0), minlength=n_rows) > 0,
-         SCHEMA_MISPLACED_SYSTEM)
+    flag(
+        np.bincount(owner, weights=(codes == SYSTEM) & (pos > 0), minlength=n_rows) > 0,
+        SCHEMA_MISPLACED_SYSTEM,
+    )
     # Alternation: the first non-system message is a user turn; later pairs are allowed moves.
     first_is_system = np.zeros(n_rows, dtype=bool)
     first_is_system[has] = codes[starts[has]] == SYSTEM
@@ -261,15 +271,20 @@ def _schema_reasons(msgs: pa.ListArray) -> tuple[np.ndarray, np.ndarray, np.ndar
         pair_ok = _ALLOWED[np.clip(prev, 0, 3), np.clip(cur, 0, 3)]
         inside_body = (pos[1:] > 0) & (np.arange(1, len(codes)) > body_start[owner[1:]])
         bad[1:] = inside_body & ~pair_ok
-    flag((first_code != USER) | (np.bincount(owner, weights=bad, minlength=n_rows) > 0),
-         SCHEMA_BAD_ALTERNATION)
+    flag(
+        (first_code != USER) | (np.bincount(owner, weights=bad, minlength=n_rows) > 0),
+        SCHEMA_BAD_ALTERNATION,
+    )
     # Blank earlier turns: only short contents can be blank, so trim just those.
     is_last = np.zeros(len(codes), dtype=bool)
     is_last[last_idx[has]] = True
-    short = np.flatnonzero((pc.binary_length(contents).to_numpy() <= 64) & ~is_last & (codes != SYSTEM))
+    short = np.flatnonzero(
+        (pc.binary_length(contents).to_numpy() <= 64) & ~is_last & (codes != SYSTEM)
+    )
     if len(short):
         blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(contents.take(short))), 0).to_numpy(
-            zero_copy_only=False)
+            zero_copy_only=False
+        )
         flag(np.bincount(owner[short[blank]], minlength=n_rows) > 0, SCHEMA_EMPTY_TURN)
     return reasons, contents, np.where(has & (last_code == ASSISTANT), last_idx, -1)
 
@@ -340,8 +355,10 @@ def _repetition_reasons(responses: pa.Array, cfg: GateConfig) -> np.ndarray:
     dup_line_chars = np.bincount(line_owner, weights=line_len * ~is_first, minlength=n_rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         flag(np.flatnonzero(dup_lines / np.maximum(n_lines, 1) > cfg.dup_line_frac), DUP_LINE_FRAC)
-        flag(np.flatnonzero(dup_line_chars / np.maximum(text_len, 1) > cfg.dup_line_char_frac),
-             DUP_LINE_CHAR_FRAC)
+        flag(
+            np.flatnonzero(dup_line_chars / np.maximum(text_len, 1) > cfg.dup_line_char_frac),
+            DUP_LINE_CHAR_FRAC,
+        )
 
     # Words: batch-global ids, per-document counts.
     flat_words = pc.list_flatten(words_list)
@@ -391,7 +408,8 @@ def _repetition_reasons(responses: pa.Array, cfg: GateConfig) -> np.ndarray:
                 continue
             # Interval cover of [later, later + n) by a difference array.
             diff = np.bincount(later, minlength=len(wid) + n) - np.bincount(
-                later + n, minlength=len(wid) + n)
+                later + n, minlength=len(wid) + n
+            )
             covered = np.flatnonzero(np.cumsum(diff[: len(wid)]) > 0)
             dup_chars = np.bincount(owner[covered], weights=word_len[covered], minlength=n_rows)
             flag(np.flatnonzero(dup_chars / np.maximum(text_len, 1) > frac), dup_ngram_reason(n))
@@ -428,8 +446,11 @@ def gate_table(table: pa.Table | pa.RecordBatch, cfg: GateConfig) -> pa.Table:
     msgs = table.column("messages").combine_chunks()
     reasons, contents, last_idx = _schema_reasons(msgs)
     has_resp = last_idx >= 0
-    responses = pa.array([""] * len(table)) if not len(contents) else pc.if_else(
-        pa.array(has_resp), contents.take(pa.array(np.maximum(last_idx, 0))), "")
+    responses = (
+        pa.array([""] * len(table))
+        if not len(contents)
+        else pc.if_else(pa.array(has_resp), contents.take(pa.array(np.maximum(last_idx, 0))), "")
+    )
     kept = _kept_chars(responses, cfg.min_response_chars)
     if cfg.min_response_chars > 0:
         reasons[(kept == 0) & (reasons == PASS)] = EMPTY_RESPONSE

@@ -64,8 +64,9 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 # The Ray path carries both kinds of row in one table until it splits them.
-_MIXED_SCHEMA = pa.schema(list(RECORD_SCHEMA) + [f for f in QUARANTINE_SCHEMA if f.name not in
-                                                   ("source", "line", "id")])
+_MIXED_SCHEMA = pa.schema(
+    list(RECORD_SCHEMA) + [f for f in QUARANTINE_SCHEMA if f.name not in ("source", "line", "id")]
+)
 
 
 def discover_inputs(paths: Iterable[str | Path]) -> list[Path]:
@@ -100,19 +101,30 @@ def read_bytes(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
-def _quarantine(source: str, line: int, error: RecordError, raw: str, cfg: IngestConfig,
-                rid: str | None = None) -> dict[str, Any]:
-    return {"source": source, "line": line, "reason": error.reason, "detail": error.detail,
-            "raw": raw[: cfg.raw_text_chars], "id": rid}
+def _quarantine(
+    source: str, line: int, error: RecordError, raw: str, cfg: IngestConfig, rid: str | None = None
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "line": line,
+        "reason": error.reason,
+        "detail": error.detail,
+        "raw": raw[: cfg.raw_text_chars],
+        "id": rid,
+    }
 
 
-def _convert(row: Any, source: str, line: int, raw: str, cfg: IngestConfig) -> Iterator[dict[str, Any]]:
+def _convert(
+    row: Any, source: str, line: int, raw: str, cfg: IngestConfig
+) -> Iterator[dict[str, Any]]:
     if isinstance(row, dict) and isinstance(row.get("meta"), str):
         # Our own Parquet outputs store meta as a JSON string.
         try:
             row = dict(row, meta=json.loads(row["meta"]) if row["meta"] else {})
         except json.JSONDecodeError as exc:
-            yield _quarantine(source, line, RecordError("ill_typed_field", f"meta is not JSON: {exc}"), raw, cfg)
+            yield _quarantine(
+                source, line, RecordError("ill_typed_field", f"meta is not JSON: {exc}"), raw, cfg
+            )
             return
     try:
         records = to_canonical(row, cfg.default_task)
@@ -121,9 +133,14 @@ def _convert(row: Any, source: str, line: int, raw: str, cfg: IngestConfig) -> I
         yield _quarantine(source, line, err, raw, cfg, rid)
         return
     for rec in records:
-        yield {"id": rec["id"], "task": rec["task"], "messages": rec["messages"],
-               "meta": json.dumps(rec["meta"], ensure_ascii=False, default=str),
-               "source": source, "line": line}
+        yield {
+            "id": rec["id"],
+            "task": rec["task"],
+            "messages": rec["messages"],
+            "meta": json.dumps(rec["meta"], ensure_ascii=False, default=str),
+            "source": source,
+            "line": line,
+        }
 
 
 def _parse_json_lines(data: bytes, source: str, cfg: IngestConfig) -> Iterator[dict[str, Any]]:
@@ -132,18 +149,30 @@ def _parse_json_lines(data: bytes, source: str, cfg: IngestConfig) -> Iterator[d
             continue
         preview = raw_line[: cfg.raw_text_chars * 4].decode("utf-8", errors="replace")
         if len(raw_line) > cfg.max_row_bytes:
-            yield _quarantine(source, lineno, RecordError(
-                REASON_TOO_LARGE, f"{len(raw_line)} bytes > ingest.max_row_bytes={cfg.max_row_bytes}"), preview, cfg)
+            yield _quarantine(
+                source,
+                lineno,
+                RecordError(
+                    REASON_TOO_LARGE,
+                    f"{len(raw_line)} bytes > ingest.max_row_bytes={cfg.max_row_bytes}",
+                ),
+                preview,
+                cfg,
+            )
             continue
         try:
             text = raw_line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield _quarantine(source, lineno, RecordError(REASON_INVALID_UTF8, str(exc)), preview, cfg)
+            yield _quarantine(
+                source, lineno, RecordError(REASON_INVALID_UTF8, str(exc)), preview, cfg
+            )
             continue
         try:
             row = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield _quarantine(source, lineno, RecordError(REASON_INVALID_JSON, str(exc)), preview, cfg)
+            yield _quarantine(
+                source, lineno, RecordError(REASON_INVALID_JSON, str(exc)), preview, cfg
+            )
             continue
         yield from _convert(row, source, lineno, text, cfg)
 
@@ -152,8 +181,13 @@ def _parse_json_document(data: bytes, source: str, cfg: IngestConfig) -> Iterato
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        yield _quarantine(source, 0, RecordError(REASON_INVALID_UTF8, str(exc)),
-                          data[: cfg.raw_text_chars].decode("utf-8", errors="replace"), cfg)
+        yield _quarantine(
+            source,
+            0,
+            RecordError(REASON_INVALID_UTF8, str(exc)),
+            data[: cfg.raw_text_chars].decode("utf-8", errors="replace"),
+            cfg,
+        )
         return
     try:
         doc = json.loads(text)
@@ -161,14 +195,23 @@ def _parse_json_document(data: bytes, source: str, cfg: IngestConfig) -> Iterato
         if text.lstrip().startswith("{") and "\n" in text.strip():
             yield from _parse_json_lines(data, source, cfg)  # a .json file that is really JSONL
         else:
-            yield _quarantine(source, exc.lineno, RecordError(REASON_INVALID_JSON, str(exc)), text, cfg)
+            yield _quarantine(
+                source, exc.lineno, RecordError(REASON_INVALID_JSON, str(exc)), text, cfg
+            )
         return
     rows = doc if isinstance(doc, list) else [doc]
     for index, row in enumerate(rows, start=1):
         raw = json.dumps(row, ensure_ascii=False)
         if len(raw.encode("utf-8")) > cfg.max_row_bytes:
-            yield _quarantine(source, index, RecordError(
-                REASON_TOO_LARGE, f"element > ingest.max_row_bytes={cfg.max_row_bytes}"), raw, cfg)
+            yield _quarantine(
+                source,
+                index,
+                RecordError(
+                    REASON_TOO_LARGE, f"element > ingest.max_row_bytes={cfg.max_row_bytes}"
+                ),
+                raw,
+                cfg,
+            )
             continue
         yield from _convert(row, source, index, raw, cfg)
 
@@ -180,8 +223,13 @@ def _parse_parquet(data: bytes, source: str, cfg: IngestConfig) -> Iterator[dict
     for index, row in enumerate(table.to_pylist(), start=1):
         raw = json.dumps(row, ensure_ascii=False, default=str)
         if len(raw.encode("utf-8")) > cfg.max_row_bytes:
-            yield _quarantine(source, index, RecordError(
-                REASON_TOO_LARGE, f"row > ingest.max_row_bytes={cfg.max_row_bytes}"), raw, cfg)
+            yield _quarantine(
+                source,
+                index,
+                RecordError(REASON_TOO_LARGE, f"row > ingest.max_row_bytes={cfg.max_row_bytes}"),
+                raw,
+                cfg,
+            )
             continue
         yield from _convert(row, source, index, raw, cfg)
 
@@ -203,8 +251,9 @@ def parse_file(source: str, data: bytes, cfg: IngestConfig) -> Iterator[dict[str
             yield from _parse_json_lines(data, source, cfg)
     except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
         # Corrupt gzip or Parquet: the whole file is unreadable; say so once, with the cause.
-        yield _quarantine(source, 0, RecordError(REASON_UNREADABLE_FILE, f"{type(exc).__name__}: {exc}"),
-                          "", cfg)
+        yield _quarantine(
+            source, 0, RecordError(REASON_UNREADABLE_FILE, f"{type(exc).__name__}: {exc}"), "", cfg
+        )
 
 
 def _split(rows: Iterable[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
@@ -214,7 +263,9 @@ def _split(rows: Iterable[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
     return records, quarantine
 
 
-def mark_duplicate_ids(records: pa.Table, quarantine: pa.Table, cfg: IngestConfig) -> tuple[pa.Table, pa.Table]:
+def mark_duplicate_ids(
+    records: pa.Table, quarantine: pa.Table, cfg: IngestConfig
+) -> tuple[pa.Table, pa.Table]:
     """Move every non-first occurrence of an id into the quarantine (reason ``duplicate_id``)."""
     import numpy as np
 
@@ -227,10 +278,15 @@ def mark_duplicate_ids(records: pa.Table, quarantine: pa.Table, cfg: IngestConfi
     dups = records.filter(pa.array(~keep))
     first_of = {ids[i]: i for i in first_index}
     rows = [
-        {"source": d["source"], "line": d["line"], "reason": REASON_DUPLICATE_ID,
-         "detail": f"id {d['id']!r} first seen at {records['source'][first_of[d['id']]]}"
-                   f":{records['line'][first_of[d['id']]]}",
-         "raw": json.dumps(d["messages"], ensure_ascii=False)[: cfg.raw_text_chars], "id": d["id"]}
+        {
+            "source": d["source"],
+            "line": d["line"],
+            "reason": REASON_DUPLICATE_ID,
+            "detail": f"id {d['id']!r} first seen at {records['source'][first_of[d['id']]]}"
+            f":{records['line'][first_of[d['id']]]}",
+            "raw": json.dumps(d["messages"], ensure_ascii=False)[: cfg.raw_text_chars],
+            "id": d["id"],
+        }
         for d in dups.to_pylist()
     ]
     extra = pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
@@ -281,10 +337,17 @@ def read_records_ray(paths: Iterable[str | Path], cfg: IngestConfig) -> tuple[An
     # ray.data paths are relative to nothing on a cluster: pass absolute local paths.
     # One row per file; each task reads its file itself. (ray.data.read_binary_files decompresses
     # by extension and fails the whole job on a corrupt .gz, which must be quarantined instead.)
-    mixed = ray.data.from_items([{"path": f} for f in files], override_num_blocks=len(files)).map_batches(
-        _parse_files_batch, fn_kwargs={"cfg": cfg.model_dump()}, batch_size=1,
-        batch_format="pyarrow", num_cpus=0.5,
-    ).materialize()
+    mixed = (
+        ray.data.from_items([{"path": f} for f in files], override_num_blocks=len(files))
+        .map_batches(
+            _parse_files_batch,
+            fn_kwargs={"cfg": cfg.model_dump()},
+            batch_size=1,
+            batch_format="pyarrow",
+            num_cpus=0.5,
+        )
+        .materialize()
+    )
     blocks = [ray.get(ref) for ref in mixed.to_arrow_refs()]
     table = pa.concat_tables(blocks) if blocks else _MIXED_SCHEMA.empty_table()
     is_bad = pc.is_valid(table.column("reason"))

@@ -185,8 +185,10 @@ def ranking_report(
         out["spearman_p_one_sided"] = permutation_pvalue(x, y, spearman, alternative="greater")
         out["spearman_p_two_sided"] = permutation_pvalue(x, y, spearman, alternative="two-sided")
         out["spearman_p_one_sided_strict"] = permutation_pvalue(
-            x, y, spearman, alternative="greater", include_observed=False)
+            x, y, spearman, alternative="greater", include_observed=False
+        )
         out["spearman_p_two_sided_strict"] = permutation_pvalue(
-            x, y, spearman, alternative="two-sided", include_observed=False)
+            x, y, spearman, alternative="two-sided", include_observed=False
+        )
         out["kendall_p_one_sided"] = permutation_pvalue(x, y, kendall, alternative="greater")
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}

@@ -39,9 +39,14 @@ def synth_stage(cfg: Config, out: Path) -> dict[str, Any]:
     start = time.perf_counter()
     manifest = generate(cfg.synth, out)
     rundir.mark_done(out, stage_fp)
-    return {"out": str(out), "seconds": round(time.perf_counter() - start, 3),
-            "tasks": {t: {d: v["size"] for d, v in info["datasets"].items()}
-                      for t, info in manifest["tasks"].items()}}
+    return {
+        "out": str(out),
+        "seconds": round(time.perf_counter() - start, 3),
+        "tasks": {
+            t: {d: v["size"] for d, v in info["datasets"].items()}
+            for t, info in manifest["tasks"].items()
+        },
+    }
 
 
 def task_inputs(cfg: Config, run_dir: Path) -> dict[str, list[str]]:
@@ -54,11 +59,15 @@ def task_inputs(cfg: Config, run_dir: Path) -> dict[str, list[str]]:
         return {"all": [str(bundled_examples())]}
     synth_dir = run_dir / "synth"
     # The pool and the candidates, never benchmark.jsonl (held out; and not training records).
-    return {task: [str(synth_dir / task / "pool.jsonl"), str(synth_dir / task / "candidates")]
-            for task in cfg.synth.tasks}
+    return {
+        task: [str(synth_dir / task / "pool.jsonl"), str(synth_dir / task / "candidates")]
+        for task in cfg.synth.tasks
+    }
 
 
-def run_pipeline(cfg: Config, run_dir: str | Path | None = None, use_ray: bool = True) -> dict[str, Any]:
+def run_pipeline(
+    cfg: Config, run_dir: str | Path | None = None, use_ray: bool = True
+) -> dict[str, Any]:
     """Run the configured stages; returns {stage: summary} and writes RUN_DIR/pipeline.json."""
     from tgrd import rundir
     from tgrd.gate_stage import run_gate_stage
@@ -76,7 +85,9 @@ def run_pipeline(cfg: Config, run_dir: str | Path | None = None, use_ray: bool =
             results["synth"] = synth_stage(cfg, out / "synth")
         elif stage == "gate":
             for task, inputs in task_inputs(cfg, out).items():
-                results[f"gate/{task}"] = run_gate_stage(inputs, out / "gate" / task, cfg, use_ray=use_ray)
+                results[f"gate/{task}"] = run_gate_stage(
+                    inputs, out / "gate" / task, cfg, use_ray=use_ray
+                )
         timings[stage] = round(time.perf_counter() - start, 3)
     results["stage_seconds"] = timings
     (out / "pipeline.json").write_text(json.dumps(results, indent=2, default=str))

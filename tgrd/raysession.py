@@ -25,7 +25,9 @@ def ensure_ray(cfg: RayConfig) -> None:
         # A private local Ray: token auth (on by default since Ray 2.5x) only gets in the way
         # of a single-user laptop run; clusters keep whatever their operator configured.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=cfg.num_cpus, include_dashboard=cfg.include_dashboard, log_to_driver=False)
+        ray.init(
+            num_cpus=cfg.num_cpus, include_dashboard=cfg.include_dashboard, log_to_driver=False
+        )
     else:
         ray.init(address=address, log_to_driver=False)
     # Progress bars interleave badly with our own progress lines in job logs.

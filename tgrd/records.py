@@ -90,15 +90,21 @@ def _require_str(row: dict[str, Any], key: str, *, allow_missing: bool = False) 
         raise RecordError(REASON_MISSING_FIELD, f"field {key!r} is missing")
     value = row[key]
     if not isinstance(value, str):
-        raise RecordError(REASON_ILL_TYPED, f"field {key!r} must be a string, got {type(value).__name__}")
+        raise RecordError(
+            REASON_ILL_TYPED, f"field {key!r} must be a string, got {type(value).__name__}"
+        )
     return value
 
 
 def _message(role: Any, content: Any, where: str) -> dict[str, str]:
     if not isinstance(role, str):
-        raise RecordError(REASON_ILL_TYPED, f"{where}.role must be a string, got {type(role).__name__}")
+        raise RecordError(
+            REASON_ILL_TYPED, f"{where}.role must be a string, got {type(role).__name__}"
+        )
     if role not in CANONICAL_ROLES:
-        raise RecordError(REASON_UNKNOWN_ROLE, f"{where}.role {role!r} is not one of {CANONICAL_ROLES}")
+        raise RecordError(
+            REASON_UNKNOWN_ROLE, f"{where}.role {role!r} is not one of {CANONICAL_ROLES}"
+        )
     if content is None:
         content = ""
     if not isinstance(content, str):
@@ -111,7 +117,9 @@ def _message(role: Any, content: Any, where: str) -> dict[str, str]:
 def _from_messages(row: dict[str, Any]) -> list[dict[str, str]]:
     msgs = row["messages"]
     if not isinstance(msgs, list):
-        raise RecordError(REASON_ILL_TYPED, f"field 'messages' must be a list, got {type(msgs).__name__}")
+        raise RecordError(
+            REASON_ILL_TYPED, f"field 'messages' must be a list, got {type(msgs).__name__}"
+        )
     out = []
     for i, m in enumerate(msgs):
         if not isinstance(m, dict):
@@ -133,7 +141,9 @@ def _sharegpt_turn(turn: Any, where: str) -> dict[str, str]:
     if not isinstance(speaker, str):
         raise RecordError(REASON_ILL_TYPED, f"{where}.from must be a string")
     if speaker.lower() not in SHAREGPT_ROLES:
-        raise RecordError(REASON_UNKNOWN_ROLE, f"{where}.from {speaker!r} is not a known ShareGPT role")
+        raise RecordError(
+            REASON_UNKNOWN_ROLE, f"{where}.from {speaker!r} is not a known ShareGPT role"
+        )
     value = turn.get("value", turn.get("content"))
     if value is None and "value" not in turn and "content" not in turn:
         raise RecordError(REASON_MISSING_FIELD, f"{where}.value is missing")
@@ -184,14 +194,19 @@ def _from_pair(row: dict[str, Any]) -> list[dict[str, str]]:
     pkey = next(k for k in PAIR_PROMPT_KEYS if k in row)
     rkey = next((k for k in PAIR_RESPONSE_KEYS if k in row), None)
     if rkey is None:
-        raise RecordError(REASON_MISSING_FIELD, f"prompt field {pkey!r} has no response field {PAIR_RESPONSE_KEYS}")
+        raise RecordError(
+            REASON_MISSING_FIELD,
+            f"prompt field {pkey!r} has no response field {PAIR_RESPONSE_KEYS}",
+        )
     return [
         {"role": "user", "content": _require_str(row, pkey)},
         {"role": "assistant", "content": _require_str(row, rkey)},
     ]
 
 
-def _oasst_paths(node: dict[str, Any], prefix: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def _oasst_paths(
+    node: dict[str, Any], prefix: list[dict[str, Any]]
+) -> Iterator[list[dict[str, Any]]]:
     path = prefix + [node]
     replies = [r for r in node.get("replies") or [] if not r.get("deleted")]
     if not replies:
@@ -203,7 +218,9 @@ def _oasst_paths(node: dict[str, Any], prefix: list[dict[str, Any]]) -> Iterator
 def _from_oasst_tree(row: dict[str, Any], meta: dict[str, Any]) -> list[dict[str, Any]]:
     root = row["prompt"]
     if not isinstance(root, dict):
-        raise RecordError(REASON_ILL_TYPED, "OpenAssistant tree: field 'prompt' must be a message object")
+        raise RecordError(
+            REASON_ILL_TYPED, "OpenAssistant tree: field 'prompt' must be a message object"
+        )
     out, seen = [], set()
     for path in _oasst_paths(root, []):
         while path and path[-1].get("role") != "assistant":  # end on an assistant reply
@@ -220,8 +237,13 @@ def _from_oasst_tree(row: dict[str, Any], meta: dict[str, Any]) -> list[dict[str
         if key in seen:
             continue
         seen.add(key)
-        leaf_meta = dict(meta, message_tree_id=row["message_tree_id"], leaf_message_id=path[-1].get("message_id"),
-                         leaf_rank=path[-1].get("rank"), synthetic=any(bool(n.get("synthetic")) for n in path))
+        leaf_meta = dict(
+            meta,
+            message_tree_id=row["message_tree_id"],
+            leaf_message_id=path[-1].get("message_id"),
+            leaf_rank=path[-1].get("rank"),
+            synthetic=any(bool(n.get("synthetic")) for n in path),
+        )
         out.append({"id": path[-1].get("message_id"), "messages": msgs, "meta": leaf_meta})
     if not out:
         raise RecordError(REASON_MISSING_FIELD, "OpenAssistant tree has no assistant reply")
@@ -250,7 +272,9 @@ def to_canonical(row: Any, default_task: str | None = None) -> list[dict[str, An
     exactly one. Raises :class:`RecordError` when the row cannot be converted.
     """
     if not isinstance(row, dict):
-        raise RecordError(REASON_NOT_OBJECT, f"row is a JSON {type(row).__name__}, expected an object")
+        raise RecordError(
+            REASON_NOT_OBJECT, f"row is a JSON {type(row).__name__}, expected an object"
+        )
     meta = row.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError(REASON_ILL_TYPED, "field 'meta' must be an object")

@@ -17,7 +17,17 @@ from typing import Any
 
 from tgrd.config import Config, dump_config
 
-TRACKED_PACKAGES = ("tgrd", "ray", "torch", "transformers", "peft", "openai", "pyarrow", "numpy", "scipy")
+TRACKED_PACKAGES = (
+    "tgrd",
+    "ray",
+    "torch",
+    "transformers",
+    "peft",
+    "openai",
+    "pyarrow",
+    "numpy",
+    "scipy",
+)
 SUCCESS_FILE = "_SUCCESS"
 
 

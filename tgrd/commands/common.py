@@ -7,9 +7,13 @@ import argparse
 from tgrd.config import Config, load_config
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, default_config: str | None = None) -> None:
+def add_config_arguments(
+    parser: argparse.ArgumentParser, default_config: str | None = None
+) -> None:
     parser.add_argument(
-        "--config", default=default_config, help="YAML config (default: %(default)s; built-in defaults if unset)"
+        "--config",
+        default=default_config,
+        help="YAML config (default: %(default)s; built-in defaults if unset)",
     )
     # Overrides (key.sub=value words anywhere on the line) are collected by tgrd/cli.py.
     parser.set_defaults(overrides=[])

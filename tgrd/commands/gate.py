@@ -17,7 +17,9 @@ HELP = "ingest records and apply the deterministic tool gates"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories to ingest")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--no-ray", action="store_true", help="run in-process instead of on Ray Data")
+    parser.add_argument(
+        "--no-ray", action="store_true", help="run in-process instead of on Ray Data"
+    )
     add_config_arguments(parser)
 
 
@@ -26,5 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     summary = run_gate_stage(args.inputs, args.out, cfg, use_ray=not args.no_ray)
-    print(json.dumps({k: v for k, v in summary.items() if k not in ("inputs", "by_source")}, indent=2))
+    print(
+        json.dumps({k: v for k, v in summary.items() if k not in ("inputs", "by_source")}, indent=2)
+    )
     return 0
