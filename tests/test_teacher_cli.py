@@ -91,24 +91,22 @@ def test_kill_midway_then_rerun_repays_at_most_in_flight(tmp_path):
     assert total - 240 <= concurrency  # only the requests in flight at the kill were paid twice
 
 
-def test_batch_mode_cli_round_trip(tmp_path):
+def test_batch_mode_cli_round_trip(tmp_path, capsys):
+    # In-process through tgrd.cli.main (the subprocess path is covered above).
+    from tgrd.cli import main
+
     records, _ = make_pool(30)
     pool = write_pool(records, tmp_path / "pool.jsonl")
     with LocalTeacher(LocalTeacherConfig(batch_delay_s=0.2)) as srv:
-        base = [str(pool), "teacher.batch_poll_s=0.05", "teacher.batch_max_requests=8", "--out",
-                str(tmp_path / "out"), "--teacher-url", srv.base_url, "--model", "local-teacher", "--mode",
-                "batch", "--no-gates", "--cache", str(tmp_path / "c.sqlite")]  # fmt: skip
-        submitted = subprocess.run(
-            _label_cmd(*base, "--no-wait"), env=_env(), capture_output=True, text=True
-        )
-        assert submitted.returncode == 3, submitted.stderr  # batches still running
+        base = ["label", str(pool), "--out", str(tmp_path / "out"), "--teacher-url", srv.base_url, "--model",
+                "local-teacher", "--mode", "batch", "--no-gates", "--cache", str(tmp_path / "c.sqlite"),
+                "teacher.batch_poll_s=0.05", "teacher.batch_max_requests=8"]  # fmt: skip
+        assert main([*base, "--no-wait"]) == 3  # submitted; batches still running
         s1 = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert s1["batches_submitted"] == 4 and s1["status"] == {"pending_batch": 30}
-        done = subprocess.run(_label_cmd(*base), env=_env(), capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+        assert main(base) == 0
         stats = srv.stats()
     s2 = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert s2["batches_submitted"] == 0 and s2["status"] == {
-        "labeled": 30
-    }  # resumed, not resubmitted
+    assert s2["batches_submitted"] == 0 and s2["status"] == {"labeled": 30}  # resumed, not resubmitted
     assert stats["counts"]["batch_completions"] == 30 and stats["counts"].get("completions", 0) == 0
+    assert s2["cost_usd"] > 0 and "not every instance" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,6 +17,8 @@ from tgrd.teacher.judge import LocalJudge, load_truth
 from tgrd.teacher.rubric import load_rubric
 from tgrd.teacher.server import LocalTeacher
 from tgrd.teacher.settings import LocalTeacherConfig
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FIVE = load_rubric("5way").classes
 THREE = load_rubric("3way").classes
@@ -87,3 +90,62 @@ def test_server_limits_and_usage():
     usage = reply["usage"]
     assert 150 < usage["prompt_tokens"] < 600 and usage["completion_tokens"] > 3
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_checking_judge_agrees_with_synthetic_truth(tmp_path):
+    """The local teacher checks synth instances (qaeval; hidden tests in the sandbox) without
+    seeing the truth file, and agrees with the planted classes; with the truth file it is exact."""
+    from tgrd.config import load_config
+    from tgrd.ingest import read_records
+    from tgrd.synth.generate import generate
+    from tgrd.teacher.settings import TeacherConfig
+    from tgrd.teacher.stage import label_records
+
+    cfg = load_config(ROOT / "configs" / "synth_smoke.yaml", ["synth.pool_size=40"])
+    generate(cfg.synth, tmp_path / "synth")
+    table, _ = read_records([tmp_path / "synth" / "finqa" / "pool.jsonl"], cfg.ingest)
+    records = table.to_pylist()
+    code, _ = read_records([tmp_path / "synth" / "code" / "pool.jsonl"], cfg.ingest)
+    records += code.to_pylist()[:10]  # each code verdict runs a sandboxed program: keep it short
+    truth = load_truth(tmp_path / "synth" / "truth.parquet")
+    want = [truth[content_hash(r["messages"])] for r in records]
+    for local in (
+        LocalTeacherConfig(answer_key=str(tmp_path / "synth" / "answer_key.jsonl")),
+        LocalTeacherConfig(truth=str(tmp_path / "synth" / "truth.parquet")),
+    ):
+        with LocalTeacher(local) as srv:
+            tcfg = TeacherConfig(base_url=srv.base_url, model="local-teacher", rubric="5way", rpm=None,
+                                 tpm=None, cache_path=str(tmp_path / f"c{bool(local.truth)}.sqlite"))  # fmt: skip
+            rows, _ = label_records(records, tcfg, progress=False)
+            counts = srv.stats()["counts"]
+        agree = sum(r["label"] == w for r, w in zip(rows, want, strict=True)) / len(rows)
+        if local.truth:
+            assert agree == 1.0
+        else:
+            assert counts["programs_run"] > 0 and agree >= 0.8, agree
+
+
+def test_teacher_serve_cli_starts_and_stops(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    port_file = tmp_path / "port"
+    cmd = [sys.executable, "-m", "tgrd.cli", "teacher", "serve", "--port", "0", "--port-file", str(port_file),
+           "teacher.local.latency_ms=1"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not port_file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        port = int(port_file.read_text())
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as resp:
+            assert json.loads(resp.read())["counts"] == {}
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0  # SIGTERM is a clean shutdown
+    assert "listening on http://127.0.0.1:" in proc.stdout.read()

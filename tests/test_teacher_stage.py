@@ -14,9 +14,9 @@ from tgrd.teacher.verifiers import dataset_value_score, run_verifier
 
 
 def test_ray_stage_labels_gate_passing_records(ray_session, tmp_path):
-    records, truth = make_pool(90)
+    records, truth = make_pool(60)
     for i, rec in enumerate(records):
-        if i % 9 == 0:
+        if i % 6 == 0:
             rec["gate_pass"], rec["gate_reason"] = False, "empty_response"
     # Faults without hangs here (the client tests cover timeouts): Ray's fixed cost dominates.
     no_hang = {"429": 1.0, "500": 1.0, "truncated": 1.0, "malformed": 1.0}
@@ -24,17 +24,17 @@ def test_ray_stage_labels_gate_passing_records(ray_session, tmp_path):
                                fault_weights=no_hang)  # fmt: skip
     with LocalTeacher(local) as srv:
         cfg = TeacherConfig(base_url=srv.base_url, model="local-teacher", rubric="5way", timeout_s=0.5,
-                            backoff_base_s=0.02, cache_path=str(tmp_path / "c.sqlite"), actors=2, batch_size=16,
+                            backoff_base_s=0.02, cache_path=str(tmp_path / "c.sqlite"), actors=2, batch_size=10,
                             rpm=60_000, tpm=None, max_retries=12)  # fmt: skip
         rows, summary = label_with_ray(records, cfg, progress=False)
         succ = srv.stats()["success_by_instance"]
     assert [r["id"] for r in rows] == [r["id"] for r in records]
-    assert Counter(r["status"] for r in rows) == {"labeled": 80, "gate_fail": 10}
-    assert len(succ) == 80 and max(succ.values()) == 1  # gate failures never reached the teacher
-    assert summary["requests"] >= 80 and summary["retries"] > 0 and summary["cost_usd"] > 0
+    assert Counter(r["status"] for r in rows) == {"labeled": 50, "gate_fail": 10}
+    assert len(succ) == 50 and max(succ.values()) == 1  # gate failures never reached the teacher
+    assert summary["requests"] >= 50 and summary["retries"] > 0 and summary["cost_usd"] > 0
     # The two actors shared the cache: a local rerun is fully cached.
     rows2, _ = label_records(records, cfg, progress=False)
-    assert Counter(r["status"] for r in rows2) == {"cached": 80, "gate_fail": 10}
+    assert Counter(r["status"] for r in rows2) == {"cached": 50, "gate_fail": 10}
 
 
 def test_dataset_value_score_counts_failures_separately():

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "run": "tgrd.commands.pipeline",
     "pipeline": "tgrd.commands.pipeline",
     "gate": "tgrd.commands.gate",
+    "rgsd": "tgrd.commands.rgsd",
     "evalcode": "tgrd.commands.evalcode",
     "synth": "tgrd.commands.synth",
     "adapt": "tgrd.commands.adapt",

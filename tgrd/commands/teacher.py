@@ -1,6 +1,6 @@
 """``tgrd teacher serve``: the local OpenAI-compatible teacher (judges synthetic instances).
 
-    tgrd teacher serve --host 127.0.0.1 --port 8000 --truth runs/demo/synth/truth.parquet \\
+    tgrd teacher serve --host 127.0.0.1 --port 8000 --answer-key runs/demo/synth/answer_key.jsonl \\
         teacher.local.latency_ms=200 teacher.local.fault_rate=0.3 teacher.local.noise=0.1
 
 Serves POST /v1/chat/completions (with response_format), /v1/files and /v1/batches, plus
@@ -22,7 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, default=None, help="port; 0 = any free (teacher.local.port)"
     )
-    parser.add_argument("--truth", default=None, help="truth file: content_hash → category")
+    parser.add_argument(
+        "--truth", default=None, help="truth file (content_hash → category, or synth truth.parquet)"
+    )
+    parser.add_argument(
+        "--answer-key", default=None, help="synth answer_key.jsonl: judge by checking answers"
+    )
     parser.add_argument(
         "--port-file", default=None, help="write the bound port here once listening"
     )
@@ -32,8 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tgrd.teacher.server import serve
 
-    overrides = [f"teacher.local.{k}={v}" for k, v in (("host", args.host), ("port", args.port),
-                                                        ("truth", args.truth)) if v is not None]  # fmt: skip
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "truth": args.truth,
+        "answer_key": args.answer_key,
+    }
+    overrides = [f"teacher.local.{k}={v}" for k, v in flags.items() if v is not None]
     cfg = config_from_args(args, overrides)
     serve(cfg.teacher.local, args.port_file)
     return 0

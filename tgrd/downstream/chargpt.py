@@ -206,3 +206,42 @@ class CharGPT(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def fit(
+    model: CharGPT,
+    vocab: CharVocab,
+    pairs: list[tuple[str, str]],
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    answer_loss_only: bool = True,
+) -> list[float]:
+    """AdamW on random batches of ``(prompt, answer)`` pairs; returns the loss of every step.
+
+    Batches are drawn with replacement from a ``random.Random(seed)`` stream, so a run is
+    reproducible from its seed alone. Length bucketing is deliberately absent: with templated
+    data, length tracks the template and bucketing hurt learning (DESIGN.md §5).
+    """
+    import random
+
+    if not pairs:
+        raise ValueError("cannot fit on an empty dataset")
+    rng = random.Random(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        batch = [pairs[rng.randrange(len(pairs))] for _ in range(batch_size)]
+        ids, mask = vocab.encode_pairs(batch, model.shape.block_size, answer_loss_only)
+        if not bool(mask.any()):  # every answer cut away: nothing to learn from this batch
+            continue
+        loss = model.loss(ids, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    model.eval()
+    return losses

@@ -174,6 +174,8 @@ def load_student(student_dir: str | Path, device: str = "cpu"):
     from transformers import AutoTokenizer
 
     root = Path(student_dir)
+    if not (root / META_FILE).is_file() and (root / "student" / META_FILE).is_file():
+        root = root / "student"  # a `tgrd distill --out` directory
     if not (root / META_FILE).is_file():
         raise FileNotFoundError(f"{root}: not a student directory (no {META_FILE}; run `tgrd distill`)")
     meta = json.loads((root / META_FILE).read_text())

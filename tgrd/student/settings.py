@@ -86,6 +86,7 @@ class StudentTrainConfig(StrictModel):
     # Ray Train: workers, GPUs, checkpoint cadence (optimizer steps), restarts after a failure.
     use_ray: bool = True
     num_workers: int = Field(default=2, ge=1)
+    worker_cpus: float = Field(default=1.0, gt=0)  # CPU workers only; GPU workers take 1 GPU
     use_gpu: bool | Literal["auto"] = "auto"
     # "auto": bf16 autocast on GPU, fp32 on CPU.
     precision: Literal["auto", "bf16", "fp32"] = "auto"

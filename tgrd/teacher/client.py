@@ -156,7 +156,13 @@ class TeacherClient:
 
     async def label(self, record: dict[str, Any]) -> LabelResult:
         """Label one canonical record; never raises for API trouble (see ``status``)."""
-        messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+        try:
+            messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+        except (KeyError, TypeError) as exc:  # not canonical: ingest should have quarantined it
+            self.stats["failed:invalid_record"] += 1
+            rid = str(record.get("id")) if isinstance(record, dict) else "?"
+            return LabelResult(id=rid, instance_hash="", label=None, status="failed",
+                               failure_reason=f"invalid_record:{exc!r}")  # fmt: skip
         ihash, key = self.key_for(messages)
         res = LabelResult(
             id=str(record.get("id") or ihash), instance_hash=ihash, label=None, status="failed"

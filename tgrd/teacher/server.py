@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from tgrd.records import content_hash
-from tgrd.teacher.judge import LocalJudge, count_tokens, load_truth
+from tgrd.teacher.judge import (
+    LocalJudge,
+    count_tokens,
+    load_answer_key,
+    load_truth,
+    run_hidden_tests,
+)
 from tgrd.teacher.rubric import extract_instance
 from tgrd.teacher.settings import LocalTeacherConfig
 
@@ -62,9 +69,12 @@ class TeacherServer:
     def __init__(self, cfg: LocalTeacherConfig):
         self.cfg = cfg
         truth = load_truth(cfg.truth) if cfg.truth else {}
+        key = load_answer_key(cfg.answer_key) if cfg.answer_key else None
         self.judge = LocalJudge(
-            truth, cfg.noise, cfg.long_answer_bias, cfg.long_answer_words, cfg.seed
+            truth, cfg.noise, cfg.long_answer_bias, cfg.long_answer_words, cfg.seed, key
         )
+        self.tests_passed: dict[str, bool] = {}  # program hash → result (one run per program)
+        self._executor: Any = None
         self.rng = random.Random(cfg.seed)
         self.kinds = [k for k, w in cfg.fault_weights.items() if w > 0]
         self.weights = [cfg.fault_weights[k] for k in self.kinds]
@@ -78,7 +88,31 @@ class TeacherServer:
         self.started = time.monotonic()
 
     # ---- judging -------------------------------------------------------------------------
-    def complete(self, body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    async def check_code(self, body: dict[str, Any]) -> bool | None:
+        """Run the instance's hidden tests when the judge needs them (in a worker process:
+        the sandbox forks with ``preexec_fn``, which must not happen in a threaded parent)."""
+        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages") or [])
+        instance = extract_instance(prompt)
+        program = self.judge.program_to_run(instance) if instance else None
+        if program is None:
+            return None
+        digest = content_hash([{"role": "program", "content": program}])
+        if digest not in self.tests_passed:
+            if self._executor is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                ctx = multiprocessing.get_context("spawn")
+                self._executor = ProcessPoolExecutor(1, mp_context=ctx)
+            loop = asyncio.get_running_loop()
+            passed = await loop.run_in_executor(self._executor, run_hidden_tests, program)
+            self.tests_passed[digest] = passed
+            self.counts["programs_run"] += 1
+        return self.tests_passed[digest]
+
+    def complete(
+        self, body: dict[str, Any], tests_passed: bool | None = None
+    ) -> tuple[dict[str, Any], str | None]:
         """A chat.completion object for a request body, and the instance hash it judged."""
         messages = body.get("messages") or []
         prompt = "\n".join(str(m.get("content", "")) for m in messages)
@@ -90,7 +124,7 @@ class TeacherServer:
         elif instance is None:
             content = json.dumps({"label": None, "rationale": "no <instance> found in the prompt"})
         else:
-            label, why = self.judge.verdict(instance, classes)
+            label, why = self.judge.verdict(instance, classes, tests_passed, _dataset_task(prompt))
             structured = (
                 self.cfg.structured
                 and (body.get("response_format") or {}).get("type") == "json_schema"
@@ -154,7 +188,7 @@ class TeacherServer:
         if fault is not None:
             self.counts[f"fault:{fault}"] += 1
             return await self._fault(fault, body)
-        reply, ihash = self.complete(body)
+        reply, ihash = self.complete(body, await self.check_code(body))
         if self.tpm is not None:  # admission charged max_tokens; count what was generated
             self.tpm.refund(int(body.get("max_tokens") or 64) - reply["usage"]["completion_tokens"])
         self.counts["completions"] += 1
@@ -264,7 +298,8 @@ class TeacherServer:
         lines = self.files[batch["input_file_id"]]["data"].decode("utf-8").splitlines()
         for line in filter(str.strip, lines):
             req = json.loads(line)
-            reply, ihash = self.complete(req.get("body") or {})
+            body = req.get("body") or {}
+            reply, ihash = self.complete(body, await self.check_code(body))
             if ihash is not None:
                 self.success_by_instance[ihash] += 1
             self.counts["batch_completions"] += 1
@@ -305,6 +340,20 @@ class TeacherServer:
         return app
 
 
+def _dataset_task(prompt: str) -> str | None:
+    """The dataset's task from the rubric prompt's task description (configs/rubrics)."""
+    import re
+
+    match = re.search(r"Task of this dataset: (.*)", prompt)
+    if match is None:
+        return None
+    if "Program synthesis" in match.group(1):
+        return "code"
+    if "financial" in match.group(1):
+        return "finqa"
+    return None
+
+
 def _classes(body: dict[str, Any], prompt: str) -> tuple[str, ...]:
     """Rubric classes from the JSON schema enum, else from the ``- NAME:`` lines of the prompt."""
     import re
@@ -329,7 +378,8 @@ def serve(cfg: LocalTeacherConfig, port_file: str | None = None) -> None:
     from aiohttp import web
 
     async def main() -> None:
-        runner = web.AppRunner(TeacherServer(cfg).app(), access_log=None)  # no header logging
+        server = TeacherServer(cfg)
+        runner = web.AppRunner(server.app(), access_log=None)  # no request (header) logging
         await runner.setup()
         site = web.TCPSite(runner, cfg.host, cfg.port)
         await site.start()
@@ -339,7 +389,13 @@ def serve(cfg: LocalTeacherConfig, port_file: str | None = None) -> None:
             tmp = Path(port_file + ".tmp")
             tmp.write_text(str(port))
             tmp.rename(port_file)  # atomic: readers never see a partial port
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+        if server._executor is not None:  # the code-check worker must not outlive us
+            server._executor.shutdown(wait=False, cancel_futures=True)
 
     try:
         asyncio.run(main())

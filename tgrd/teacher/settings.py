@@ -42,6 +42,8 @@ class LocalTeacherConfig(StrictModel):
     port: int = Field(default=0, ge=0)  # 0 = any free port
     # Truth file (JSONL/Parquet: content_hash → category) from the synthetic benchmark.
     truth: str | None = None
+    # Answer key (tgrd.synth answer_key.jsonl): check finqa answers and run code's hidden tests.
+    answer_key: str | None = None
     latency_ms: float = Field(default=0.0, ge=0)
     # Probability that a verdict is replaced by another class (deterministic per instance).
     noise: float = Field(default=0.0, ge=0, le=1)
