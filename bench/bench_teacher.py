@@ -2,6 +2,7 @@
 
     python bench/bench_teacher.py                 # ~1 minute on 2 cores
     python bench/bench_teacher.py --seconds 20 --rpm 3000
+    python bench/bench_teacher.py --ray-actors 2     # also: ceiling of the Ray Data stage
 
 Starts the local teacher (200 ms latency) enforcing an RPM or TPM limit with 429s, and labels
 fresh instances with TeacherClient configured with the same limit. Reports, in the same run:
@@ -67,6 +68,7 @@ def main() -> None:
     ap.add_argument("--tpm", type=float, default=300_000.0)
     ap.add_argument("--latency-ms", type=float, default=200.0)
     ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--ray-actors", type=int, default=0, help="also measure the Ray stage ceiling")
     args = ap.parse_args()
 
     print(f"local teacher latency {args.latency_ms:.0f} ms; limits enforced by the server with 429")

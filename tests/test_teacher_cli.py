@@ -107,6 +107,7 @@ def test_batch_mode_cli_round_trip(tmp_path, capsys):
         assert main(base) == 0
         stats = srv.stats()
     s2 = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert s2["batches_submitted"] == 0 and s2["status"] == {"labeled": 30}  # resumed, not resubmitted
+    # Resumed from the recorded batch ids, not resubmitted.
+    assert s2["batches_submitted"] == 0 and s2["status"] == {"labeled": 30}
     assert stats["counts"]["batch_completions"] == 30 and stats["counts"].get("completions", 0) == 0
     assert s2["cost_usd"] > 0 and "not every instance" in capsys.readouterr().err

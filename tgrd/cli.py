@@ -26,6 +26,10 @@ COMMANDS: dict[str, str] = {
     "adapt": "tgrd.commands.adapt",
     "label": "tgrd.commands.label",
     "teacher": "tgrd.commands.teacher",
+    "distill": "tgrd.commands.distill",
+    "score": "tgrd.commands.score",
+    "groundtruth": "tgrd.commands.groundtruth",
+    "calibrate": "tgrd.commands.calibrate",
 }
 
 

@@ -90,6 +90,7 @@ class GateConfig(StrictModel):
     batch_size: int = Field(default=4096, gt=0)
 
 
+from tgrd.downstream.settings import CalibrateConfig, DownstreamConfig  # noqa: E402
 from tgrd.rgsd.settings import RgsdConfig  # noqa: E402 (needs StrictModel above)
 from tgrd.student.settings import ScoreConfig, StudentConfig  # noqa: E402 (needs StrictModel above)
 from tgrd.synth.settings import SynthConfig  # noqa: E402 (needs StrictModel above)
@@ -114,6 +115,8 @@ class Config(StrictModel):
     rgsd: RgsdConfig = Field(default_factory=RgsdConfig)
     synth: SynthConfig = Field(default_factory=SynthConfig)
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    downstream: DownstreamConfig = Field(default_factory=DownstreamConfig)
+    calibrate: CalibrateConfig = Field(default_factory=CalibrateConfig)
     student: StudentConfig = Field(default_factory=StudentConfig)
     score: ScoreConfig = Field(default_factory=ScoreConfig)
 

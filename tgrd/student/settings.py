@@ -58,6 +58,10 @@ class StudentLoraConfig(StrictModel):
 
 
 class StudentDataConfig(StrictModel):
+    # `tgrd gate` output (gated.parquet or its directory) and `tgrd label` output (labels.parquet
+    # or its directory); the CLI's --gated/--labels override these.
+    gated_path: str | None = None
+    labels_path: str | None = None
     # "3way" = tool+distilled (gate failures auto-labelled, teacher labels for the rest);
     # "5way" = distill-5way ablation (teacher 5-way labels on everything, no gating).
     labels: Literal["3way", "5way"] = "3way"
