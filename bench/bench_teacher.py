@@ -115,6 +115,32 @@ def main() -> None:
             print(
                 f"ceiling, no limit, latency {latency:.0f} ms, concurrency 256, one process: {n / wall:.0f} labels/s"
             )
+    if args.ray_actors:
+        ray_ceiling(args)
+
+
+def ray_ceiling(args: argparse.Namespace) -> None:
+    """Labels/s of the Ray Data stage (several actors), Ray start-up excluded."""
+    import os
+
+    import ray
+
+    from tgrd.teacher.stage import label_with_ray
+
+    os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    with LocalTeacher(LocalTeacherConfig(latency_ms=args.latency_ms)) as srv:
+        for tag, n in (("warm", 200), ("ray", 3000)):  # the first run pays actor start-up
+            cfg = TeacherConfig(base_url=srv.base_url, model="local-teacher", rubric="3way", rpm=None, tpm=None,
+                                cache_path=str(Path(tempfile.mkdtemp()) / "c.sqlite"), concurrency=256,
+                                actors=args.ray_actors, batch_size=500)  # fmt: skip
+            t = time.monotonic()
+            rows, _ = label_with_ray(make_records(n, tag), cfg, progress=False)
+            wall = time.monotonic() - t
+        assert all(r["status"] == "labeled" for r in rows)
+        print(f"ceiling, no limit, latency {args.latency_ms:.0f} ms, Ray stage with {args.ray_actors} actors: "
+              f"{n / wall:.0f} labels/s (incl. Ray Data scheduling)")  # fmt: skip
+    ray.shutdown()
 
 
 if __name__ == "__main__":

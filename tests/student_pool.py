@@ -25,8 +25,17 @@ def truth_labels(truth: Path, out: Path, column: str = "label3") -> Path:
     labels = t.column(column).to_pylist()
     if column == "label5":  # the 5-way rubric has no MALFORMED class: it is structural garbage
         labels = ["DEGENERATE" if x == "MALFORMED" else x for x in labels]
-    pq.write_table(pa.table({"id": t.column("id"), "label": labels, "rubric_version": ["truth"] * t.num_rows,
-                             "cached": [False] * t.num_rows}), out)  # fmt: skip
+    pq.write_table(
+        pa.table(
+            {
+                "id": t.column("id"),
+                "label": labels,
+                "rubric_version": ["truth"] * t.num_rows,
+                "cached": [False] * t.num_rows,
+            }
+        ),
+        out,
+    )
     return out
 
 
@@ -36,8 +45,12 @@ def make_run(root: Path) -> dict[str, Path]:
     synth = root / "synth"
     generate(cfg.synth, synth)
     gate_dir = root / "gate"
-    run_gate_stage([str(synth / "code" / "pool.jsonl"), str(synth / "finqa" / "pool.jsonl")], gate_dir,
-                   load_config(SMOKE), use_ray=False)  # fmt: skip
+    run_gate_stage(
+        [str(synth / "code" / "pool.jsonl"), str(synth / "finqa" / "pool.jsonl")],
+        gate_dir,
+        load_config(SMOKE),
+        use_ray=False,
+    )
     return {
         "synth": synth,
         "gated": gate_dir / "gated.parquet",

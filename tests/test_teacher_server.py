@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from teacher_pool import make_pool
 
 from tgrd.records import content_hash
@@ -92,6 +93,7 @@ def test_server_limits_and_usage():
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
+@pytest.mark.slow  # runs sandboxed programs: ~5 s idle, much more on a shared machine
 def test_checking_judge_agrees_with_synthetic_truth(tmp_path):
     """The local teacher checks synth instances (qaeval; hidden tests in the sandbox) without
     seeing the truth file, and agrees with the planted classes; with the truth file it is exact."""

@@ -20,17 +20,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
+
+from tgrd.downstream.settings import CalibrateConfig, DownstreamConfig
+from tgrd.rgsd.settings import RgsdConfig
+from tgrd.schema import StrictModel
+from tgrd.student.settings import ScoreConfig, StudentConfig
+from tgrd.synth.settings import SynthConfig
+from tgrd.teacher.settings import TeacherConfig
 
 
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the file and the key."""
-
-
-class StrictModel(BaseModel):
-    """Base for config sections: unknown keys are errors, never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class RunConfig(StrictModel):
@@ -88,13 +89,6 @@ class GateConfig(StrictModel):
     actors: int = Field(default=2, ge=1)
     actor_num_cpus: float = Field(default=0.5, gt=0)
     batch_size: int = Field(default=4096, gt=0)
-
-
-from tgrd.downstream.settings import CalibrateConfig, DownstreamConfig  # noqa: E402
-from tgrd.rgsd.settings import RgsdConfig  # noqa: E402 (needs StrictModel above)
-from tgrd.student.settings import ScoreConfig, StudentConfig  # noqa: E402 (needs StrictModel above)
-from tgrd.synth.settings import SynthConfig  # noqa: E402 (needs StrictModel above)
-from tgrd.teacher.settings import TeacherConfig  # noqa: E402 (needs StrictModel above)
 
 
 class PipelineConfig(StrictModel):

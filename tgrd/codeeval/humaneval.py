@@ -15,12 +15,13 @@ import hashlib
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from tgrd.codeeval import isolation
 from tgrd.codeeval.passk import mean_pass_at_k
-from tgrd.codeeval.pool import evaluate_programs
+from tgrd.codeeval.pool import default_workers, evaluate_programs
 from tgrd.codeeval.problems import build_program, load_problems, load_samples, truncate_at_stop
 from tgrd.codeeval.sandbox import REASONS, SandboxLimits
 
@@ -41,7 +42,7 @@ def evaluate_files(
     limits: SandboxLimits | None = None,
     workers: int | None = None,
     stop: tuple[str, ...] = (),
-    progress=None,
+    progress: Callable[[int, int], None] | None = None,
     force: bool = False,
 ) -> dict:
     """Evaluate every sample, write results and a summary, and return the summary.
@@ -58,6 +59,7 @@ def evaluate_files(
         force: re-run even if ``summary.json`` already holds this exact evaluation.
     """
     limits = limits or SandboxLimits()
+    workers = workers or default_workers()
     out = Path(out_dir)
     problems = load_problems(problems_path)
     samples = load_samples(samples_path, problems)

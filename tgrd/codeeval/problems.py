@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROBLEM_KEYS = ("task_id", "prompt", "entry_point", "test")
-# Codex's stop sequences (Chen et al. 2021, §3.3), also CodeT's post-processing: a completion
+# Codex's stop sequences (Chen et al. 2021), also CodeT's post-processing: a completion
 # ends where the model starts a new top-level statement.
 CODEX_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 _DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)

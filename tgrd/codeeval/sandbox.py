@@ -8,8 +8,9 @@ The child gets (see :mod:`tgrd.codeeval.isolation` for the why of each):
 resource limits (CPU seconds, address space, file size, open files, processes, no core dumps)
 set in ``preexec_fn``; a new session; a fresh scratch directory as cwd, HOME and TMPDIR; an
 environment built from an allow-list (so no ``*KEY*``/``*TOKEN*``/``*SECRET*`` can leak); no
-network; a dedicated unprivileged uid when we are root; and a wall-clock timeout after which
-the whole session and every process of the slot uid are killed.
+network; when we are root, a dedicated unprivileged uid, the scratch dir bound over /tmp and a
+/proc that shows only its own processes; and a wall-clock timeout after which every process of
+the slot uid (or, without root, the session) is killed. ``result.isolation`` says which.
 
 stdout and stderr go to files in the scratch dir, not pipes: ``RLIMIT_FSIZE`` caps them, so a
 program printing gigabytes fails with EFBIG instead of filling our memory, and we read back at
@@ -44,7 +45,7 @@ _LIMIT_PATTERNS = re.compile(
     r"|\[Errno 11\] Resource temporarily unavailable"
 )
 _GUARD = Path(__file__).with_name("socket_guard.py")
-_SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+_SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,16 @@ HELP = "train the distilled student (LoRA sequence classifier) on Ray Train or i
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gated", default=None, help="gated.parquet or a `tgrd gate` output dir")
-    parser.add_argument("--labels", default=None, help="labels.parquet or a `tgrd label` output dir")
+    parser.add_argument(
+        "--labels", default=None, help="labels.parquet or a `tgrd label` output dir"
+    )
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--engine", choices=("local", "ray"), default=None,
-                        help="Ray Train TorchTrainer or one process (default: student.train.use_ray)")  # fmt: skip
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default=None,
+        help="Ray Train TorchTrainer or one process (default: student.train.use_ray)",
+    )
     add_config_arguments(parser)
 
 
@@ -49,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     final = summary.get("final_val") or {}
     print(json.dumps({k: v for k, v in summary.items() if k != "final_val"}, indent=2))
     if final:
-        print(f"validation: accuracy {final['accuracy']:.4f} macro-F1 {final['macro_f1']:.4f} "
-              f"agreement-with-teacher {final['agreement_with_teacher']:.4f}")  # fmt: skip
+        print(
+            f"validation: accuracy {final['accuracy']:.4f} macro-F1 {final['macro_f1']:.4f} "
+            f"agreement-with-teacher {final['agreement_with_teacher']:.4f}"
+        )
     return 0

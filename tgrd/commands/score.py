@@ -18,12 +18,23 @@ HELP = "score candidate datasets (DVS) with gates + the distilled student"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--candidates", nargs="+", required=True, metavar="PATH",
-                        help="candidate files or directories (one candidate per file)")  # fmt: skip
-    parser.add_argument("--student", required=True, help="`tgrd distill` output dir (or its student/)")
+    parser.add_argument(
+        "--candidates",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="candidate files or directories (one candidate per file)",
+    )
+    parser.add_argument(
+        "--student", required=True, help="`tgrd distill` output dir (or its student/)"
+    )
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--engine", choices=("local", "ray"), default=None,
-                        help="Ray Data actor pool or one process (default: score.use_ray)")  # fmt: skip
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default=None,
+        help="Ray Data actor pool or one process (default: score.use_ray)",
+    )
     add_config_arguments(parser)
 
 
@@ -35,5 +46,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_score(cfg, args.candidates, args.student, args.out, use_ray=use_ray)
     print(f"verifier {summary['verifier']}, m={summary['m']}, seed={summary['seed']}")
     for name, c in summary["candidates"].items():
-        print(f"  {name:<24} DVS {c['dvs']:.4f}  gate_fail {c['gate_fail']:>3}  {c['class_counts']}")
+        print(
+            f"  {name:<24} DVS {c['dvs']:.4f}  gate_fail {c['gate_fail']:>3}  {c['class_counts']}"
+        )
     return 0

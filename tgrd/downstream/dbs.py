@@ -38,7 +38,7 @@ def spread_summary(dbs: pd.DataFrame) -> pd.DataFrame:
         spread = float(part["dbs"].max() - part["dbs"].min())
         noise = float(part["seed_std"].mean())
         rows.append({"task": task, "k": len(part), "mean_seed_std": noise, "dbs_range": spread,
-                     "range_over_noise": spread / noise if noise > 0 else float("inf")})
+                     "range_over_noise": spread / noise if noise > 0 else None})
     return pd.DataFrame(rows)
 
 
@@ -57,6 +57,8 @@ def quality_correlation(dbs: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:
     both = dbs.merge(clean, on=["task", "candidate"], how="inner")
     rows = []
     for task, part in both.groupby("task", sort=True):
+        rho = spearman(part["clean_fraction"], part["dbs"])
+        # Constant DBS (nothing learned) leaves ρ undefined: None, never NaN in JSON.
         rows.append({"task": task, "k": len(part),
-                     "spearman_clean_vs_dbs": spearman(part["clean_fraction"], part["dbs"])})
+                     "spearman_clean_vs_dbs": None if rho != rho else rho})
     return pd.DataFrame(rows)

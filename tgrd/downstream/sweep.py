@@ -51,14 +51,19 @@ def grid_cells(synth_dir: str | Path, cfg: DownstreamConfig) -> list[dict[str, s
     return cells
 
 
-def downstream_trial(config: dict[str, Any], settings: dict[str, Any], cache_dir: str) -> None:
-    """Ray Tune function trainable: one (task, candidate, seed) fine-tune and evaluation."""
+def downstream_trial(config: dict[str, Any], settings: dict[str, Any], cache_dir: str,
+                     cells: dict[str, dict[str, str]]) -> None:
+    """Ray Tune function trainable: one (task, candidate, seed) fine-tune and evaluation.
+
+    ``config`` holds the grid point (``cell`` = "task/candidate", ``seed``); ``cells`` maps a cell
+    to its files, so trial names and the experiment state stay short.
+    """
     from ray import tune
 
     from tgrd.downstream.settings import DownstreamConfig
 
     cfg = DownstreamConfig.model_validate(settings)
-    cell, seed = config["cell"], int(config["seed"])
+    cell, seed = cells[config["cell"]], int(config["seed"])
     t0 = time.perf_counter()
     if cfg.model == "hf_lora":
         from tgrd.downstream.hflora import finetune_and_score_hf
@@ -75,6 +80,11 @@ def downstream_trial(config: dict[str, Any], settings: dict[str, Any], cache_dir
     row.update(task=cell["task"], candidate=cell["candidate"], seed=seed,
                trial_s=round(time.perf_counter() - t0, 3))
     tune.report(row)
+
+
+def _trial_dirname(trial: Any) -> str:
+    cell = str(trial.config["cell"]).replace("/", "_")
+    return f"{cell}_seed{trial.config['seed']}_{trial.trial_id}"
 
 
 def pretrain_bases(cache_dir: Path, cfg: DownstreamConfig) -> None:
@@ -122,8 +132,9 @@ def run_sweep(
     t0 = time.perf_counter()
     pretrain_bases(cache, cfg)
     pretrain_s = time.perf_counter() - t0
-    fn = tune.with_parameters(trainable or downstream_trial,
-                              settings=cfg.model_dump(mode="json"), cache_dir=str(cache))
+    by_name = {f"{c['task']}/{c['candidate']}": c for c in cells}
+    fn = tune.with_parameters(trainable or downstream_trial, settings=cfg.model_dump(mode="json"),
+                              cache_dir=str(cache), cells=by_name)
     resources = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
     fn = tune.with_resources(fn, resources)
     path = out / EXPERIMENT
@@ -133,7 +144,9 @@ def run_sweep(
     else:
         tuner = tune.Tuner(
             fn,
-            param_space={"cell": tune.grid_search(cells), "seed": tune.grid_search(cfg.seeds)},
+            param_space={"cell": tune.grid_search(list(by_name)),
+                         "seed": tune.grid_search(cfg.seeds)},
+            tune_config=tune.TuneConfig(trial_dirname_creator=_trial_dirname),
             run_config=tune.RunConfig(
                 name=EXPERIMENT,
                 storage_path=str(out),
@@ -148,7 +161,7 @@ def run_sweep(
     for result in grid:
         cell, seed = result.config["cell"], result.config["seed"]
         if result.error is not None or "score" not in (result.metrics or {}):
-            failed.append(f"{cell['task']}/{cell['candidate']}/seed{seed}: {result.error!r}")
+            failed.append(f"{cell}/seed{seed}: {result.error!r}")
             continue
         rows.append({k: result.metrics[k] for k in (
             "task", "candidate", "seed", "score", "n_benchmark", "n_train", "n_quarantined",

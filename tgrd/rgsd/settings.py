@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tgrd.config import StrictModel
+from tgrd.schema import StrictModel
 
 
 class RgsdDataConfig(StrictModel):
@@ -45,7 +45,7 @@ class RgsdModelConfig(StrictModel):
 class RgsdPretrainConfig(StrictModel):
     # Demo only: full fine-tune of the tiny base on rubric-conditioned good responses and
     # unconditioned generic ones, so the base shows a conditioning gap. 0 disables it.
-    steps: int = Field(default=400, ge=0)
+    steps: int = Field(default=300, ge=0)
     batch_size: int = Field(default=32, ge=1)
     lr: float = Field(default=3e-3, gt=0)
 

@@ -54,7 +54,9 @@ def _read(path: str | Path, columns: list[str]) -> dict[str, list]:
     return table.select(columns).to_pydict()
 
 
-def build_examples(gated_path: str | Path, labels_path: str | Path, cfg: StudentDataConfig) -> Examples:
+def build_examples(
+    gated_path: str | Path, labels_path: str | Path, cfg: StudentDataConfig
+) -> Examples:
     """Join ``gated.parquet`` with ``labels.parquet`` on ``id`` into labelled examples.
 
     Raises:
@@ -64,12 +66,17 @@ def build_examples(gated_path: str | Path, labels_path: str | Path, cfg: Student
     index = {c: i for i, c in enumerate(classes)}
     gated = _read(gated_path, ["id", "messages", "gate_pass", "gate_reason"])
     raw = _read(labels_path, ["id", "label"])
-    teacher = {i: lab for i, lab in zip(raw["id"], raw["label"], strict=True) if lab not in (None, "")}
+    teacher = {
+        i: lab for i, lab in zip(raw["id"], raw["label"], strict=True) if lab not in (None, "")
+    }
     ids, msgs, labels, origin = [], [], [], []
     counts: Counter[str] = Counter()
-    for rid, m, passed, reason in zip(gated["id"], gated["messages"], gated["gate_pass"], gated["gate_reason"],
-                                      strict=True):  # fmt: skip
+    gate_reasons: Counter[str] = Counter()
+    for rid, m, passed, reason in zip(
+        gated["id"], gated["messages"], gated["gate_pass"], gated["gate_reason"], strict=True
+    ):
         if cfg.labels == "3way" and not passed:
+            gate_reasons[reason] += 1
             if not cfg.include_gate_failures:
                 counts["gate_fail_excluded"] += 1
                 continue
@@ -80,7 +87,9 @@ def build_examples(gated_path: str | Path, labels_path: str | Path, cfg: Student
             counts["unlabelled"] += 1
             continue
         if label not in index:
-            raise ValueError(f"{labels_path}: id {rid!r}: label {label!r} is not one of {list(classes)}")
+            raise ValueError(
+                f"{labels_path}: id {rid!r}: label {label!r} is not one of {list(classes)}"
+            )
         ids.append(rid)
         msgs.append(m)
         labels.append(index[label])
@@ -88,7 +97,11 @@ def build_examples(gated_path: str | Path, labels_path: str | Path, cfg: Student
         counts[f"{src}:{label}"] += 1
     if not ids:
         raise ValueError(f"{gated_path} + {labels_path}: no labelled examples")
-    summary = {"examples": len(ids), "by_origin_label": dict(sorted(counts.items()))}
+    summary = {
+        "examples": len(ids),
+        "by_origin_label": dict(sorted(counts.items())),
+        "gate_fail_reasons": dict(sorted(gate_reasons.items())),
+    }
     return Examples(ids, msgs, np.asarray(labels, dtype=np.int64), origin, classes, summary)
 
 
@@ -103,7 +116,9 @@ def class_weights(labels: np.ndarray, num_classes: int, mode: str = "balanced") 
     return w.tolist()
 
 
-def stratified_split(labels: np.ndarray, val_frac: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, val_frac: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-class seeded split: round(val_frac * n_c) of each class (≥ 1 if n_c ≥ 2) to validation."""
     rng = np.random.default_rng(seed)
     train, val = [], []
@@ -117,8 +132,13 @@ def stratified_split(labels: np.ndarray, val_frac: float, seed: int = 0) -> tupl
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-def bucketed_batches(lengths: list[int] | np.ndarray, batch_size: int, seed: int, bucketing: bool = True,
-                     window: int = 32) -> list[list[int]]:  # fmt: skip
+def bucketed_batches(
+    lengths: list[int] | np.ndarray,
+    batch_size: int,
+    seed: int,
+    bucketing: bool = True,
+    window: int = 32,
+) -> list[list[int]]:
     """Shuffled batches of positions; with ``bucketing``, similar lengths share a batch.
 
     Positions are shuffled, cut into windows of ``window * batch_size``, sorted by length inside
@@ -130,9 +150,16 @@ def bucketed_batches(lengths: list[int] | np.ndarray, batch_size: int, seed: int
     lengths = np.asarray(lengths)
     if bucketing:
         span = window * batch_size
-        order = np.concatenate(
-            [w[np.argsort(lengths[w], kind="stable")] for w in np.array_split(order, max(1, -(-len(order) // span)))]
-        ) if len(order) else order  # fmt: skip
+        order = (
+            np.concatenate(
+                [
+                    w[np.argsort(lengths[w], kind="stable")]
+                    for w in np.array_split(order, max(1, -(-len(order) // span)))
+                ]
+            )
+            if len(order)
+            else order
+        )
     batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
 

@@ -33,15 +33,29 @@ def _fit_local(cfg: Config, gated: Path, labels: Path, out: Path) -> Path:
     from tgrd.student.training_record import save_final
 
     data = build_examples(gated, labels, cfg.student.data)
-    use_gpu = torch.cuda.is_available() if cfg.student.train.use_gpu == "auto" else cfg.student.train.use_gpu
+    use_gpu = (
+        torch.cuda.is_available()
+        if cfg.student.train.use_gpu == "auto"
+        else cfg.student.train.use_gpu
+    )
     ckpts = out / "checkpoints"
-    result = fit(cfg.student, data, device="cuda" if use_gpu else "cpu", checkpoint_root=ckpts,
-                 resume_dir=latest_checkpoint(ckpts))  # fmt: skip
+    result = fit(
+        cfg.student,
+        data,
+        device="cuda" if use_gpu else "cpu",
+        checkpoint_root=ckpts,
+        resume_dir=latest_checkpoint(ckpts),
+    )
     return save_final(result, data, cfg.student, out / "student")
 
 
-def run_distill(cfg: Config, gated: str | Path, labels: str | Path, out_dir: str | Path,
-                use_ray: bool | None = None) -> dict[str, Any]:  # fmt: skip
+def run_distill(
+    cfg: Config,
+    gated: str | Path,
+    labels: str | Path,
+    out_dir: str | Path,
+    use_ray: bool | None = None,
+) -> dict[str, Any]:
     """Train the student on ``gated`` ⋈ ``labels``; returns a summary (also in metrics.json).
 
     Args:
@@ -63,13 +77,20 @@ def run_distill(cfg: Config, gated: str | Path, labels: str | Path, out_dir: str
         from tgrd.student.ray_train import train_with_ray
 
         ensure_ray(cfg.ray)
-        student_dir = train_with_ray(cfg.student, gated, labels, out, run_name=f"distill-{stage_fp[:8]}")
+        student_dir = train_with_ray(
+            cfg.student, gated, labels, out, run_name=f"distill-{stage_fp[:8]}"
+        )
     else:
         student_dir = _fit_local(cfg, gated, labels, out)
     from tgrd.student.training_record import write_reports
 
     metrics = write_reports(student_dir, out)
-    summary = {**metrics["meta"], "seconds": round(time.perf_counter() - start, 2), "engine": "ray" if use_ray else "local",
-               "student_dir": str(student_dir), "final_val": metrics["epochs"][-1]["val"] if metrics["epochs"] else None}  # fmt: skip
+    summary = {
+        **metrics["meta"],
+        "seconds": round(time.perf_counter() - start, 2),
+        "engine": "ray" if use_ray else "local",
+        "student_dir": str(student_dir),
+        "final_val": metrics["epochs"][-1]["val"] if metrics["epochs"] else None,
+    }
     rundir.mark_done(out, stage_fp)
     return summary

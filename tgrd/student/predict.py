@@ -24,8 +24,14 @@ from tgrd.student.settings import ScoreConfig
 class StudentPredictor:
     """Load a distilled student once; classify Arrow batches of canonical records."""
 
-    def __init__(self, student_dir: str | Path, batch_size: int = 32, length_bucketing: bool = True,
-                 device: str | None = None, threads: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        student_dir: str | Path,
+        batch_size: int = 32,
+        length_bucketing: bool = True,
+        device: str | None = None,
+        threads: int = 1,
+    ):
         import torch
 
         from tgrd.student.model import load_student
@@ -46,14 +52,24 @@ class StudentPredictor:
 
         texts = [render(m, self.tokenizer, self.cfg["rendering"]) for m in messages]
         ids = encode(texts, self.tokenizer, self.cfg["max_length"], self.cfg["head_frac"])
-        order = np.argsort([len(x) for x in ids], kind="stable") if self.bucketing else np.arange(len(ids))
+        order = (
+            np.argsort([len(x) for x in ids], kind="stable")
+            if self.bucketing
+            else np.arange(len(ids))
+        )
         probs = np.zeros((len(ids), len(self.classes)), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 sel = order[start : start + self.batch_size]
                 x, mask = collate([ids[i] for i in sel], self.tokenizer.pad_token_id)
-                with torch.autocast(device_type=self.device.split(":")[0], dtype=self.amp, enabled=self.amp is not None):
-                    logits = self.model(input_ids=x.to(self.device), attention_mask=mask.to(self.device)).logits
+                with torch.autocast(
+                    device_type=self.device.split(":")[0],
+                    dtype=self.amp,
+                    enabled=self.amp is not None,
+                ):
+                    logits = self.model(
+                        input_ids=x.to(self.device), attention_mask=mask.to(self.device)
+                    ).logits
                 probs[sel] = torch.softmax(logits.float(), -1).cpu().numpy()
         return probs
 
@@ -63,7 +79,9 @@ class StudentPredictor:
             probs = np.zeros((0, len(self.classes)), dtype=np.float32)
         else:
             probs = self.probabilities(batch.column("messages").to_pylist())
-        out = batch.append_column("predicted", pa.array([self.classes[i] for i in probs.argmax(1)], pa.string()))
+        out = batch.append_column(
+            "predicted", pa.array([self.classes[i] for i in probs.argmax(1)], pa.string())
+        )
         for j, name in enumerate(self.classes):
             out = out.append_column(f"prob_{name}", pa.array(probs[:, j], pa.float32()))
         return out
@@ -82,15 +100,22 @@ def predict_dataset(table: pa.Table, student_dir: str | Path, cfg: ScoreConfig) 
     if table.num_rows == 0:
         return StudentPredictor(student_dir, cfg.batch_size)(table)
     if cfg.length_bucketing:  # neighbouring rows land in the same block: similar lengths per call
-        chars = [sum(len(m.get("content") or "") for m in msgs or []) for msgs in table.column("messages").to_pylist()]
+        chars = [
+            sum(len(m.get("content") or "") for m in msgs or [])
+            for msgs in table.column("messages").to_pylist()
+        ]
         table = table.take(np.argsort(chars, kind="stable"))
     gpu = resolve_use_gpu(cfg.use_gpu)
     block_rows = cfg.batch_size * 8
     ds = ray.data.from_arrow(table).repartition(max(1, -(-table.num_rows // block_rows)))
     ds = ds.map_batches(
         StudentPredictor,
-        fn_constructor_kwargs={"student_dir": str(Path(student_dir).resolve()), "batch_size": cfg.batch_size,
-                               "length_bucketing": cfg.length_bucketing, "threads": cfg.threads},  # fmt: skip
+        fn_constructor_kwargs={
+            "student_dir": str(Path(student_dir).resolve()),
+            "batch_size": cfg.batch_size,
+            "length_bucketing": cfg.length_bucketing,
+            "threads": cfg.threads,
+        },
         batch_size=block_rows,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=cfg.actors),

@@ -44,8 +44,16 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     restored = ray.train.get_checkpoint()
     if restored is not None:  # a restart after a failure: continue from the last checkpoint
         resume_dir = restored.to_directory()
-    result = fit(cfg, data, rank=rank, world_size=world, device=str(ray.train.torch.get_device()),
-                 prepare=ray.train.torch.prepare_model, report=report, resume_dir=resume_dir)  # fmt: skip
+    result = fit(
+        cfg,
+        data,
+        rank=rank,
+        world_size=world,
+        device=str(ray.train.torch.get_device()),
+        prepare=ray.train.torch.prepare_model,
+        report=report,
+        resume_dir=resume_dir,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         final = None
         if rank == 0:
@@ -63,8 +71,13 @@ def resolve_use_gpu(flag: bool | str) -> bool:
     return ray.cluster_resources().get("GPU", 0) > 0
 
 
-def train_with_ray(cfg: StudentConfig, gated: str | Path, labels: str | Path, out_dir: str | Path,
-                   run_name: str = "distill") -> Path:  # fmt: skip
+def train_with_ray(
+    cfg: StudentConfig,
+    gated: str | Path,
+    labels: str | Path,
+    out_dir: str | Path,
+    run_name: str = "distill",
+) -> Path:
     """Fit with a ``TorchTrainer`` of ``cfg.train.num_workers`` workers; Ray must be initialised.
 
     The finished student is copied to ``out_dir/student``; Ray's run state (checkpoints) lives
@@ -82,14 +95,23 @@ def train_with_ray(cfg: StudentConfig, gated: str | Path, labels: str | Path, ou
     out = Path(out_dir).resolve()
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"student": cfg.model_dump(mode="json"), "gated": str(Path(gated).resolve()),
-                           "labels": str(Path(labels).resolve())},  # fmt: skip
-        scaling_config=ScalingConfig(num_workers=tc.num_workers, use_gpu=use_gpu,
-                                     resources_per_worker={"GPU": 1} if use_gpu else {"CPU": tc.worker_cpus}),  # fmt: skip
+        train_loop_config={
+            "student": cfg.model_dump(mode="json"),
+            "gated": str(Path(gated).resolve()),
+            "labels": str(Path(labels).resolve()),
+        },
+        scaling_config=ScalingConfig(
+            num_workers=tc.num_workers,
+            use_gpu=use_gpu,
+            resources_per_worker={"GPU": 1} if use_gpu else {"CPU": tc.worker_cpus},
+        ),
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        run_config=RunConfig(name=run_name, storage_path=str(out / "ray"),
-                             failure_config=FailureConfig(max_failures=tc.max_failures),
-                             checkpoint_config=CheckpointConfig(num_to_keep=2)),  # fmt: skip
+        run_config=RunConfig(
+            name=run_name,
+            storage_path=str(out / "ray"),
+            failure_config=FailureConfig(max_failures=tc.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+        ),
     )
     result = trainer.fit()
     if result.error is not None:

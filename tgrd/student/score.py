@@ -84,17 +84,26 @@ def sample_candidate(name: str, path: Path, cfg: Config, gates: bool) -> pa.Tabl
         reasons = records.column("gate_reason").to_pylist()
     else:
         reasons = [""] * records.num_rows
-    q_ids = [i or f"{s}:{ln}" for i, s, ln in zip(*(quarantine.column(c).to_pylist() for c in ("id", "source", "line")),
-                                                  strict=True)]  # fmt: skip
+    q_ids = [
+        i or f"{s}:{ln}"
+        for i, s, ln in zip(
+            *(quarantine.column(c).to_pylist() for c in ("id", "source", "line")), strict=True
+        )
+    ]
     ids = records.column("id").to_pylist() + q_ids
     messages = records.column("messages").to_pylist() + [None] * quarantine.num_rows
     reasons = reasons + [f"quarantine:{r}" for r in quarantine.column("reason").to_pylist()]
     pick = sample_indices(len(ids), cfg.score.m, cfg.score.seed, name)
-    return pa.table({
-        "id": [ids[i] for i in pick], "candidate": [name] * len(pick),
-        "messages": pa.array([messages[i] for i in pick], type=records.schema.field("messages").type),
-        "gate_reason": [reasons[i] for i in pick],
-    })  # fmt: skip
+    return pa.table(
+        {
+            "id": [ids[i] for i in pick],
+            "candidate": [name] * len(pick),
+            "messages": pa.array(
+                [messages[i] for i in pick], type=records.schema.field("messages").type
+            ),
+            "gate_reason": [reasons[i] for i in pick],
+        }
+    )
 
 
 def classify(sampled: pa.Table, student_dir: str | Path, cfg: Config, use_ray: bool) -> pa.Table:
@@ -109,8 +118,9 @@ def classify(sampled: pa.Table, student_dir: str | Path, cfg: Config, use_ray: b
         ensure_ray(cfg.ray)
         done = predict_dataset(todo, student_dir, cfg.score)
     else:
-        done = StudentPredictor(student_dir, cfg.score.batch_size, cfg.score.length_bucketing,
-                                threads=cfg.score.threads)(todo)  # fmt: skip
+        done = StudentPredictor(
+            student_dir, cfg.score.batch_size, cfg.score.length_bucketing, threads=cfg.score.threads
+        )(todo)
     extra = [f for f in done.schema if f.name not in sampled.column_names]
     failed = failed.append_column("predicted", pa.nulls(failed.num_rows, pa.string()))
     for f in extra[1:]:
@@ -127,16 +137,22 @@ def summarize(pred: pa.Table, score_map: dict[str, float]) -> dict[str, Any]:
         rows = [i for i, c in enumerate(cands) if c == name]
         outcomes = [GATE_FAIL if reasons[i] else preds[i] for i in rows]
         out[name] = {
-            "dvs": dataset_value_score(outcomes, score_map), "m": len(rows),
+            "dvs": dataset_value_score(outcomes, score_map),
+            "m": len(rows),
             "class_counts": dict(sorted(Counter(o for o in outcomes if o != GATE_FAIL).items())),
             "gate_fail": outcomes.count(GATE_FAIL),
             "gate_counts": dict(sorted(Counter(reasons[i] for i in rows if reasons[i]).items())),
-        }  # fmt: skip
+        }
     return out
 
 
-def run_score(cfg: Config, candidates: list[str | Path], student_dir: str | Path, out_dir: str | Path,
-              use_ray: bool | None = None) -> dict[str, Any]:  # fmt: skip
+def run_score(
+    cfg: Config,
+    candidates: list[str | Path],
+    student_dir: str | Path,
+    out_dir: str | Path,
+    use_ray: bool | None = None,
+) -> dict[str, Any]:
     """Score every candidate; writes ``scores.json`` and ``predictions.parquet`` in ``out_dir``."""
     from tgrd.student.model import META_FILE
 
@@ -144,30 +160,58 @@ def run_score(cfg: Config, candidates: list[str | Path], student_dir: str | Path
     root = Path(student_dir)
     meta_path = root / META_FILE if (root / META_FILE).is_file() else root / "student" / META_FILE
     if not meta_path.is_file():
-        raise FileNotFoundError(f"{student_dir}: no trained student ({META_FILE}); run `tgrd distill` first")
+        raise FileNotFoundError(
+            f"{student_dir}: no trained student ({META_FILE}); run `tgrd distill` first"
+        )
     labels = json.loads(meta_path.read_text())["student"]["data"]["labels"]
     use_ray = cfg.score.use_ray if use_ray is None else use_ray
     out = Path(out_dir)
-    settings = {"score": cfg.score.model_dump(mode="json"), "gates": cfg.gates.model_dump(), "ingest": cfg.ingest.model_dump()}
-    stage_fp = rundir.fingerprint(settings, list(files.values()) + sorted(meta_path.parent.rglob("*.safetensors")))
+    settings = {
+        "score": cfg.score.model_dump(mode="json"),
+        "gates": cfg.gates.model_dump(),
+        "ingest": cfg.ingest.model_dump(),
+    }
+    stage_fp = rundir.fingerprint(
+        settings, list(files.values()) + sorted(meta_path.parent.rglob("*.safetensors"))
+    )
     if rundir.is_done(out, stage_fp) and (out / "scores.json").is_file():
         return {**json.loads((out / "scores.json").read_text()), "skipped": True}
     rundir.prepare(out, cfg)
     start = time.perf_counter()
-    sampled = pa.concat_tables([sample_candidate(n, p, cfg, gates=labels == "3way") for n, p in files.items()])
+    sampled = pa.concat_tables(
+        [sample_candidate(n, p, cfg, gates=labels == "3way") for n, p in files.items()]
+    )
     pred = classify(sampled, meta_path.parent, cfg, use_ray)
-    outcome = pa.array([GATE_FAIL if r else p for r, p in zip(pred.column("gate_reason").to_pylist(),
-                                                            pred.column("predicted").to_pylist(), strict=True)])  # fmt: skip
+    outcome = pa.array(
+        [
+            GATE_FAIL if r else p
+            for r, p in zip(
+                pred.column("gate_reason").to_pylist(),
+                pred.column("predicted").to_pylist(),
+                strict=True,
+            )
+        ]
+    )
     missing = sorted(set(outcome.to_pylist()) - set(cfg.score.score_map))
     if missing:
         raise ValueError(f"score.score_map has no entry for {missing}")
-    pred = pred.append_column("score", pa.array([cfg.score.score_map[o] for o in outcome.to_pylist()], pa.float64()))
-    pred = pred.drop_columns(["messages"]).sort_by([("candidate", "ascending"), ("id", "ascending")])
+    pred = pred.append_column(
+        "score", pa.array([cfg.score.score_map[o] for o in outcome.to_pylist()], pa.float64())
+    )
+    pred = pred.drop_columns(["messages"]).sort_by(
+        [("candidate", "ascending"), ("id", "ascending")]
+    )
     pq.write_table(pred, out / "predictions.parquet")
-    summary = {"verifier": VERIFIERS[labels], "m": cfg.score.m, "seed": cfg.score.seed,
-               "score_map": cfg.score.score_map, "candidates": summarize(pred, cfg.score.score_map),
-               "files": {n: str(p) for n, p in files.items()}, "seconds": round(time.perf_counter() - start, 2),
-               "engine": "ray" if use_ray else "local"}  # fmt: skip
+    summary = {
+        "verifier": VERIFIERS[labels],
+        "m": cfg.score.m,
+        "seed": cfg.score.seed,
+        "score_map": cfg.score.score_map,
+        "candidates": summarize(pred, cfg.score.score_map),
+        "files": {n: str(p) for n, p in files.items()},
+        "seconds": round(time.perf_counter() - start, 2),
+        "engine": "ray" if use_ray else "local",
+    }
     (out / "scores.json").write_text(json.dumps(summary, indent=2))
     rundir.mark_done(out, stage_fp)
     return summary

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tgrd.config import StrictModel
+from tgrd.schema import StrictModel
 
 LABELS_3WAY = ("PASS", "INCORRECT", "TASK_MISMATCH")
 LABELS_5WAY = ("PASS", "INCORRECT", "TASK_MISMATCH", "EMPTY_OR_TRUNCATED", "DEGENERATE")
@@ -112,8 +112,14 @@ class StudentConfig(StrictModel):
 
 def _paper_score_map() -> dict[str, float]:
     # Paper's learned map (DESIGN.md §1); structural 5-way classes score like a gate failure.
-    return {GATE_FAIL: 0.0, "INCORRECT": 0.0, "TASK_MISMATCH": 0.35, "PASS": 0.05,
-            "EMPTY_OR_TRUNCATED": 0.0, "DEGENERATE": 0.0}  # fmt: skip
+    return {
+        GATE_FAIL: 0.0,
+        "INCORRECT": 0.0,
+        "TASK_MISMATCH": 0.35,
+        "PASS": 0.05,
+        "EMPTY_OR_TRUNCATED": 0.0,
+        "DEGENERATE": 0.0,
+    }
 
 
 class ScoreConfig(StrictModel):

@@ -43,15 +43,22 @@ def model_card(record: dict[str, Any]) -> str:
         "",
         f"- base: `{student['model']['path']}` (seed {meta['base_seed']}, checksum `{meta['base_checksum']}`)",
         f"- labels: {student['data']['labels']} → {', '.join(classes)}"
-        + (f"; gate failures auto-labelled {student['data']['gate_fail_label']}"
-           if student["data"]["labels"] == "3way" and student["data"]["include_gate_failures"] else ""),
+        + (
+            f"; gate failures auto-labelled {student['data']['gate_fail_label']}"
+            if student["data"]["labels"] == "3way" and student["data"]["include_gate_failures"]
+            else ""
+        ),
         f"- LoRA: r={student['lora']['r']}, alpha={student['lora']['alpha']}, "
         f"targets={student['lora']['target_modules']}; classifier head trained in full",
         f"- data: {record['data']['examples']} examples ({meta['train_examples']} train / "
         f"{meta['val_examples']} validation, stratified); by origin: {record['data']['by_origin_label']}",
         f"- class weights: {[round(w, 3) for w in meta['class_weights']]}",
-        f"- optimizer steps: {meta['steps']}" + (f" (resumed from step {meta['resumed_from_step']})"
-                                                 if meta.get("resumed_from_step") is not None else ""),
+        f"- optimizer steps: {meta['steps']}"
+        + (
+            f" (resumed from step {meta['resumed_from_step']})"
+            if meta.get("resumed_from_step") is not None
+            else ""
+        ),
         "",
         "## Validation (last epoch)",
         "",
@@ -63,7 +70,7 @@ def model_card(record: dict[str, Any]) -> str:
         "",
         "| | " + " | ".join(classes) + " |",
         "|---" * (len(classes) + 1) + "|",
-    ]  # fmt: skip
+    ]
     for name, row in zip(classes, last.get("confusion", []), strict=False):
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
@@ -73,8 +80,11 @@ def write_reports(student_dir: str | Path, out_dir: str | Path) -> dict[str, Any
     """``metrics.json`` (per-epoch metrics + data summary), ``curves.json`` and ``curves.png``."""
     record = json.loads((Path(student_dir) / TRAINING_FILE).read_text())
     out = Path(out_dir)
-    metrics = {"data": record["data"], "meta": {k: v for k, v in record["meta"].items() if k != "student"},
-               "epochs": record["history"]}  # fmt: skip
+    metrics = {
+        "data": record["data"],
+        "meta": {k: v for k, v in record["meta"].items() if k != "student"},
+        "epochs": record["history"],
+    }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "curves.json").write_text(json.dumps(record["curve"]))
     _plot(record, out / "curves.png")

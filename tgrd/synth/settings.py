@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from tgrd.config import StrictModel
+from tgrd.schema import StrictModel
 
 # Every planted category. The truth file maps each to a 5-way rubric class (see recipes.py).
 CATEGORIES: tuple[str, ...] = (

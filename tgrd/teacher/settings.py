@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tgrd.config import StrictModel
+from tgrd.schema import StrictModel
 
 
 class PriceConfig(StrictModel):

@@ -128,6 +128,14 @@ class LabelActor:
         )
         self.reported: Counter[str] = Counter()
 
+    def __del__(self) -> None:
+        # Close the HTTP session while the loop still exists (else aiohttp warns at teardown).
+        try:
+            self.loop.run_until_complete(self.client.close())
+            self.loop.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to clean
+            pass
+
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
