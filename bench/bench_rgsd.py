@@ -39,9 +39,27 @@ from tgrd.rgsd.settings import RgsdLoraConfig  # noqa: E402
 
 SHAPES = {
     # CPU default: small body so the 151,936-token head dominates, as it does for the loss.
-    "tiny": dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2),
-    "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2),
+    "tiny": dict(
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    ),
+    "qwen2.5-0.5b": dict(
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+    ),
+    "qwen2.5-1.5b": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+    ),
 }
 VOCAB = 151_936  # Qwen2.5's embedding rows
 
@@ -107,14 +125,27 @@ def build(shape: str, device, dtype):
     from peft import LoraConfig, get_peft_model
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    cfg = Qwen2Config(vocab_size=VOCAB, max_position_embeddings=4096, tie_word_embeddings=shape != "qwen2.5-1.5b", **SHAPES[shape])
+    cfg = Qwen2Config(
+        vocab_size=VOCAB,
+        max_position_embeddings=4096,
+        tie_word_embeddings=shape != "qwen2.5-1.5b",
+        **SHAPES[shape],
+    )
     torch.manual_seed(0)
     base = Qwen2ForCausalLM(cfg).to(device=device, dtype=dtype)
     base.generation_config.pad_token_id = 0
     # The separate-teacher baseline: a frozen copy of the base body, taken before LoRA exists.
     teacher_copy = copy.deepcopy(base.model).requires_grad_(False)
     lora = RgsdLoraConfig()
-    model = get_peft_model(base, LoraConfig(r=lora.r, lora_alpha=lora.alpha, target_modules=lora.target_modules, task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        base,
+        LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            target_modules=lora.target_modules,
+            task_type="CAUSAL_LM",
+        ),
+    )
     return model, teacher_copy
 
 
@@ -129,13 +160,18 @@ def weight_bytes(module: torch.nn.Module) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=sorted(SHAPES), default=None, help="default: tiny on CPU, qwen2.5-1.5b on GPU")
+    parser.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        default=None,
+        help="default: tiny on CPU, qwen2.5-1.5b on GPU",
+    )
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--prompt-len", type=int, default=64)
     parser.add_argument("--response-len", type=int, default=None)
     parser.add_argument("--chunk", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
     cuda = torch.cuda.is_available()
@@ -143,27 +179,40 @@ def main() -> int:
     dtype = torch.bfloat16 if cuda else torch.float32
     shape = args.shape or ("qwen2.5-1.5b" if cuda else "tiny")
     batch = args.batch or (8 if cuda else 2)
-    resp = args.response_len or (512 if cuda else 128)
+    resp = args.response_len or (512 if cuda else 96)
     torch.set_num_threads(args.threads)
-    print(f"device={device} dtype={dtype} shape={shape} vocab={VOCAB} batch={batch} prompt={args.prompt_len} response={resp} chunk={args.chunk}")
+    print(
+        f"device={device} dtype={dtype} shape={shape} vocab={VOCAB} batch={batch} prompt={args.prompt_len} response={resp} chunk={args.chunk}"
+    )
 
     model, teacher_copy = build(shape, device, dtype)
     body, head = model.get_base_model().model, model.get_base_model().lm_head
     gen = torch.Generator().manual_seed(0)
     s_prompt = torch.randint(10, VOCAB, (batch, args.prompt_len), generator=gen).to(device)
     # The teacher's prompt is the student's plus a rendered rubric (~48 tokens here).
-    t_prompt = torch.cat([torch.randint(10, VOCAB, (batch, 48), generator=gen).to(device), s_prompt], 1)
+    t_prompt = torch.cat(
+        [torch.randint(10, VOCAB, (batch, 48), generator=gen).to(device), s_prompt], 1
+    )
     response = torch.randint(10, VOCAB, (batch, resp), generator=gen).to(device)
     mask = torch.ones(batch, resp, device=device)
 
     # 1. Rollout throughput (fixed length: min_new_tokens forbids early EOS).
     def rollout():
         with torch.no_grad():
-            model.generate(input_ids=s_prompt, attention_mask=torch.ones_like(s_prompt), do_sample=True, top_k=0,
-                           max_new_tokens=resp, min_new_tokens=resp, eos_token_id=None)
+            model.generate(
+                input_ids=s_prompt,
+                attention_mask=torch.ones_like(s_prompt),
+                do_sample=True,
+                top_k=0,
+                max_new_tokens=resp,
+                min_new_tokens=resp,
+                eos_token_id=None,
+            )
 
     t_roll, m_roll = timed(rollout, device, max(1, args.repeats - 2))
-    print(f"rollout: {batch * resp / t_roll:,.0f} tokens/s ({t_roll:.2f} s for {batch}x{resp}), peak +{mib(m_roll)}")
+    print(
+        f"rollout: {batch * resp / t_roll:,.0f} tokens/s ({t_roll:.2f} s for {batch}x{resp}), peak +{mib(m_roll)}"
+    )
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 
@@ -193,7 +242,9 @@ def main() -> int:
 
     # 2. Training throughput of one RGSD step, chunked loss, shared-weight teacher.
     t_step, m_step = timed(step, device, args.repeats)
-    print(f"train step (shared teacher, chunked): {batch * resp / t_step:,.0f} response tokens/s ({t_step:.2f} s), peak +{mib(m_step)}")
+    print(
+        f"train step (shared teacher, chunked): {batch * resp / t_step:,.0f} response tokens/s ({t_step:.2f} s), peak +{mib(m_step)}"
+    )
 
     # 3. Loss only: chunked vs full materialisation, same hidden states.
     s_h = hidden(body, s_prompt, grad=False).detach().requires_grad_(True)
@@ -212,10 +263,14 @@ def main() -> int:
     t_chunk, m_chunk = timed(loss_chunked, device, args.repeats)
     print(f"loss fwd+bwd, full (B,R,V) logits: {t_full * 1e3:,.1f} ms, peak +{mib(m_full)}")
     print(f"loss fwd+bwd, chunked ({args.chunk}):   {t_chunk * 1e3:,.1f} ms, peak +{mib(m_chunk)}")
-    print(f"chunked/full: time {t_chunk / t_full:.2f}x, peak memory {m_chunk / max(m_full, 1):.3f}x")
+    print(
+        f"chunked/full: time {t_chunk / t_full:.2f}x, peak memory {m_chunk / max(m_full, 1):.3f}x"
+    )
     t_fstep, m_fstep = timed(lambda: step(chunked=False), device, args.repeats)
-    print(f"train step, full-logits loss: {batch * resp / t_fstep:,.0f} tokens/s, peak +{mib(m_fstep)} "
-          f"(chunked step / full step: time {t_step / t_fstep:.2f}x, peak {m_step / max(m_fstep, 1):.3f}x)")
+    print(
+        f"train step, full-logits loss: {batch * resp / t_fstep:,.0f} tokens/s, peak +{mib(m_fstep)} "
+        f"(chunked step / full step: time {t_step / t_fstep:.2f}x, peak {m_step / max(m_fstep, 1):.3f}x)"
+    )
 
     # 4. Shared-weight teacher vs a separate frozen copy of the base.
     student_w = weight_bytes(model)
@@ -225,10 +280,14 @@ def main() -> int:
         step(teacher_body=teacher_copy)
 
     t_copy, m_copy = timed(step_copy, device, args.repeats)
-    print(f"weights: student {mib(student_w)}; shared teacher {mib(student_w)} ({student_w / student_w:.2f}x student); "
-          f"separate copy {mib(copy_w)} ({copy_w / student_w:.2f}x student)")
-    print(f"step peak above weights: shared {mib(m_step)}, copy {mib(m_copy)}; "
-          f"total shared/copy {(student_w + m_step) / (copy_w + m_copy):.2f}x; step time copy/shared {t_copy / t_step:.2f}x")
+    print(
+        f"weights: student {mib(student_w)}; shared teacher {mib(student_w)} ({student_w / student_w:.2f}x student); "
+        f"separate copy {mib(copy_w)} ({copy_w / student_w:.2f}x student)"
+    )
+    print(
+        f"step peak above weights: shared {mib(m_step)}, copy {mib(m_copy)}; "
+        f"total shared/copy {(student_w + m_step) / (copy_w + m_copy):.2f}x; step time copy/shared {t_copy / t_step:.2f}x"
+    )
     return 0
 
 

@@ -9,7 +9,6 @@ torch = pytest.importorskip("torch")
 from tgrd.downstream.chargpt import EOS, CharGPT, CharVocab, GPTShape, count_parameters, fit  # noqa: E402
 
 
-
 @pytest.fixture(autouse=True)
 def one_thread():
     # Two intra-op threads on a shared 2-core machine are slower than one.
@@ -19,8 +18,11 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-PAIRS = [("Fig: sales 6, costs 3. Profit?", "6-3=3"), ("Iris: Q1 6, Q2 5. Total?", "6+5=11"),
-         ("Kite: price 4, units 2. Revenue?", "4*2=8")]
+PAIRS = [
+    ("Fig: sales 6, costs 3. Profit?", "6-3=3"),
+    ("Iris: Q1 6, Q2 5. Total?", "6+5=11"),
+    ("Kite: price 4, units 2. Revenue?", "4*2=8"),
+]
 
 
 def test_default_shape_is_about_110k_parameters():
@@ -52,7 +54,7 @@ def test_kv_cache_equals_no_cache_and_batching_is_transparent():
     vocab = CharVocab()
     # Random init: near-uniform logits give long generations, which exercise many cached steps.
     model = CharGPT(GPTShape(), vocab.size)
-    prompts = ["x", "def f(a):\n    \"\"\"a plus two\"\"\"\n", "Cora: 2022 5, 2023 6. Change?"]
+    prompts = ["x", 'def f(a):\n    """a plus two"""\n', "Cora: 2022 5, 2023 6. Change?"]
     cached = model.generate(vocab, prompts, max_new=30, use_cache=True)
     uncached = model.generate(vocab, prompts, max_new=30, use_cache=False)
     assert cached == uncached

@@ -51,8 +51,12 @@ def test_divergences_are_zero_for_identical_and_asymmetric_otherwise():
 
 def test_jsd_endpoints_follow_trl_convention():
     s, t = torch.randn(4, 20), torch.randn(4, 20)
-    torch.testing.assert_close(token_divergence(s, t, "jsd", 0.0), token_divergence(s, t, "forward_kl"))
-    torch.testing.assert_close(token_divergence(s, t, "jsd", 1.0), token_divergence(s, t, "reverse_kl"))
+    torch.testing.assert_close(
+        token_divergence(s, t, "jsd", 0.0), token_divergence(s, t, "forward_kl")
+    )
+    torch.testing.assert_close(
+        token_divergence(s, t, "jsd", 1.0), token_divergence(s, t, "reverse_kl")
+    )
 
 
 @pytest.mark.parametrize(("kind", "beta"), CASES)
@@ -102,4 +106,10 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="beta"):
         token_divergence(s, s, "jsd", 1.5)
     with pytest.raises(ValueError, match="chunk_size"):
-        chunked_divergence_loss(torch.randn(1, 2, 3), torch.randn(1, 2, 3), torch.nn.Linear(3, 4), torch.ones(1, 2), chunk_size=0)
+        chunked_divergence_loss(
+            torch.randn(1, 2, 3),
+            torch.randn(1, 2, 3),
+            torch.nn.Linear(3, 4),
+            torch.ones(1, 2),
+            chunk_size=0,
+        )

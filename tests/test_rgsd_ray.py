@@ -1,4 +1,4 @@
-"""RGSD under a real Ray Train TorchTrainer: 2 CPU workers (gloo), checkpoints reported to Ray."""
+"""RGSD under a real Ray Train TorchTrainer: CPU workers (gloo), checkpoints reported to Ray."""
 
 from __future__ import annotations
 
@@ -14,15 +14,29 @@ from tgrd.rgsd.tasks import generate_tasks
 pytestmark = pytest.mark.integration
 
 
-def test_torch_trainer_two_workers_trains_and_checkpoints(ray_session, tmp_path):
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_torch_trainer_trains_and_checkpoints(ray_session, tmp_path, workers):
+    """1 worker in the default suite; 2 gloo workers (all-reduced adapter gradients) under -m slow."""
     from tgrd.rgsd.distributed import fit_with_ray
     from tgrd.rgsd.model import attach_lora
     from tgrd.rgsd.trainer import load_checkpoint
 
     cfg = RgsdConfig.model_validate(
         {
-            "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 64},
-            "train": {"steps": 2, "batch_size": 4, "max_new_tokens": 6, "checkpoint_every": 1, "num_workers": 2},
+            "model": {
+                "hidden_size": 32,
+                "num_layers": 1,
+                "num_heads": 2,
+                "num_kv_heads": 1,
+                "intermediate_size": 64,
+            },
+            "train": {
+                "steps": 2,
+                "batch_size": 4,
+                "max_new_tokens": 6,
+                "checkpoint_every": 1,
+                "num_workers": workers,
+            },
         }
     )
     tasks = generate_tasks(8, seed=0)

@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from tgrd.rgsd.rubrics import Criterion, RubricError, criterion_met, read_tasks, satisfaction, write_tasks
+from tgrd.rgsd.rubrics import (
+    Criterion,
+    RubricError,
+    criterion_met,
+    read_tasks,
+    satisfaction,
+    write_tasks,
+)
 from tgrd.rgsd.tasks import TOPICS, generate_tasks, generic_response, good_response
 
 
@@ -34,7 +41,11 @@ def test_rules(criterion, response, expected):
 
 
 def test_satisfaction_is_weighted_fraction():
-    rubric = (Criterion("mentions", 2.0, "yeast"), Criterion("max_words", 1.0, 2), Criterion("ends_with_recommendation", 1.0))
+    rubric = (
+        Criterion("mentions", 2.0, "yeast"),
+        Criterion("max_words", 1.0, 2),
+        Criterion("ends_with_recommendation", 1.0),
+    )
     assert satisfaction("Use yeast daily.", rubric) == pytest.approx(0.5)
     assert satisfaction("yeast. recommend", rubric) == pytest.approx(1.0)
     assert satisfaction("nothing relevant here at all", rubric) == 0.0
@@ -49,14 +60,28 @@ def test_jsonl_roundtrip_and_errors_name_file_line_key(tmp_path):
     good = json.dumps(tasks[0].to_dict())
     cases = {
         "not json": "invalid JSON",
-        json.dumps({"id": "a", "prompt": "p", "rubric": [{"kind": "rhymes"}]}): "rubric[0].kind: unknown criterion kind",
-        json.dumps({"id": "a", "prompt": "p", "rubric": [{"kind": "mentions"}]}): "rubric[0].term: missing",
-        json.dumps({"id": "a", "prompt": "p", "rubric": [{"kind": "max_words", "n": "5"}]}): "rubric[0].n: expected",
-        json.dumps({"id": "a", "prompt": "p", "rubric": [{"kind": "format", "style": "table"}]}): "rubric[0].style",
-        json.dumps({"id": "a", "prompt": "p", "rubric": [{"kind": "mentions", "term": "x", "weight": -1}]}): "rubric[0].weight",
-        json.dumps({"id": "a", "prompt": "", "rubric": [{"kind": "ends_with_recommendation"}]}): "key 'prompt'",
+        json.dumps(
+            {"id": "a", "prompt": "p", "rubric": [{"kind": "rhymes"}]}
+        ): "rubric[0].kind: unknown criterion kind",
+        json.dumps(
+            {"id": "a", "prompt": "p", "rubric": [{"kind": "mentions"}]}
+        ): "rubric[0].term: missing",
+        json.dumps(
+            {"id": "a", "prompt": "p", "rubric": [{"kind": "max_words", "n": "5"}]}
+        ): "rubric[0].n: expected",
+        json.dumps(
+            {"id": "a", "prompt": "p", "rubric": [{"kind": "format", "style": "table"}]}
+        ): "rubric[0].style",
+        json.dumps(
+            {"id": "a", "prompt": "p", "rubric": [{"kind": "mentions", "term": "x", "weight": -1}]}
+        ): "rubric[0].weight",
+        json.dumps(
+            {"id": "a", "prompt": "", "rubric": [{"kind": "ends_with_recommendation"}]}
+        ): "key 'prompt'",
         json.dumps({"id": "a", "prompt": "p", "rubric": []}): "key 'rubric'",
-        json.dumps({"id": "a", "prompt": "p", "rubric": [{"kind": "ends_with_recommendation"}], "x": 1}): "unknown key 'x'",
+        json.dumps(
+            {"id": "a", "prompt": "p", "rubric": [{"kind": "ends_with_recommendation"}], "x": 1}
+        ): "unknown key 'x'",
         good: "duplicate id",
     }
     for line, message in cases.items():

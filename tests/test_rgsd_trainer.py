@@ -17,8 +17,20 @@ torch.set_num_threads(1)
 def tiny_cfg(**train) -> RgsdConfig:
     cfg = RgsdConfig.model_validate(
         {
-            "model": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 64},
-            "train": {"batch_size": 4, "max_new_tokens": 10, "lr": 5e-3, "checkpoint_every": 2, **train},
+            "model": {
+                "hidden_size": 32,
+                "num_layers": 1,
+                "num_heads": 2,
+                "num_kv_heads": 1,
+                "intermediate_size": 64,
+            },
+            "train": {
+                "batch_size": 4,
+                "max_new_tokens": 10,
+                "lr": 5e-3,
+                "checkpoint_every": 2,
+                **train,
+            },
         }
     )
     return cfg
@@ -84,7 +96,11 @@ def test_gradients_reach_only_the_adapter_and_teacher_stays_fixed(qwen_tok, task
     with_grad = {n for n, p in model.named_parameters() if p.grad is not None}
     assert with_grad, "no gradient at all"
     assert all("lora_" in n for n in with_grad), sorted(with_grad)[:3]
-    assert any(float(p.grad.abs().sum()) > 0 for n, p in model.named_parameters() if "lora_A" in n or "lora_B" in n)
+    assert any(
+        float(p.grad.abs().sum()) > 0
+        for n, p in model.named_parameters()
+        if "lora_A" in n or "lora_B" in n
+    )
     assert not any(p.requires_grad for n, p in model.named_parameters() if "lora_" not in n)
 
     base_weights = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" not in n}

@@ -51,13 +51,24 @@ def test_cli_smoke_writes_report_and_rerun_resumes(tmp_path, capsys):
     assert main(["rgsd", "--config", str(ROOT / "configs/rgsd_smoke.yaml"), "--out", str(out)]) == 0
     assert (out / "rgsd" / "checkpoints" / "step_000004" / "state.pt").stat().st_mtime_ns == mtime
     again = json.loads((out / "metrics.json").read_text())
-    assert again["conditions"]["rgsd"]["satisfaction"] == metrics["conditions"]["rgsd"]["satisfaction"]
+    assert (
+        again["conditions"]["rgsd"]["satisfaction"] == metrics["conditions"]["rgsd"]["satisfaction"]
+    )
 
 
 def test_bad_task_file_fails_with_file_and_line(tmp_path, capsys):
     bad = tmp_path / "tasks.jsonl"
     bad.write_text('{"id": "a", "prompt": "p", "rubric": [{"kind": "mentions"}]}\n')
-    rc = main(["rgsd", "--config", str(ROOT / "configs/rgsd_smoke.yaml"), "--out", str(tmp_path / "o"), f"rgsd.data.train_path={bad}"])
+    rc = main(
+        [
+            "rgsd",
+            "--config",
+            str(ROOT / "configs/rgsd_smoke.yaml"),
+            "--out",
+            str(tmp_path / "o"),
+            f"rgsd.data.train_path={bad}",
+        ]
+    )
     assert rc == 2
     assert f"{bad}:1: rubric[0].term: missing" in capsys.readouterr().err
 
@@ -69,7 +80,12 @@ def test_rgsd_student_beats_the_base_on_held_out_prompts(tmp_path):
 
     cfg = load_config(
         ROOT / "configs/rgsd_demo.yaml",
-        ["rgsd.train.steps=40", "rgsd.data.n_eval=48", "rgsd.eval.samples=1", "rgsd.eval.sft_baseline=false"],
+        [
+            "rgsd.train.steps=40",
+            "rgsd.data.n_eval=48",
+            "rgsd.eval.samples=1",
+            "rgsd.eval.sft_baseline=false",
+        ],
     )
     metrics = run_rgsd(cfg, tmp_path / "demo", log=lambda row: None)
     conds = metrics["conditions"]

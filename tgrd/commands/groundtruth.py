@@ -17,7 +17,9 @@ HELP = "downstream fine-tunes on Ray Tune: DBS per candidate (mean over seeds, s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--synth", required=True, help="directory with <task>/candidates and benchmarks")
+    parser.add_argument(
+        "--synth", required=True, help="directory with <task>/candidates and benchmarks"
+    )
     parser.add_argument("--out", required=True, help="stage output directory")
     add_config_arguments(parser)
 
@@ -28,8 +30,14 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     summary = run_groundtruth_stage(args.synth, args.out, cfg)
     for row in summary["dbs"]:
-        print(f"{row['task']:>6} {row['candidate']:<12} DBS {row['dbs']:.3f} "
-              f"± {row['seed_std']:.3f} (n={row['n_seeds']})")
-    print(json.dumps({k: summary[k] for k in ("spread", "timing", "quality_correlation")
-                      if k in summary}, indent=2))
+        print(
+            f"{row['task']:>6} {row['candidate']:<12} DBS {row['dbs']:.3f} "
+            f"± {row['seed_std']:.3f} (n={row['n_seeds']})"
+        )
+    print(
+        json.dumps(
+            {k: summary[k] for k in ("spread", "timing", "quality_correlation") if k in summary},
+            indent=2,
+        )
+    )
     return 0

@@ -49,8 +49,9 @@ def _read(path: str | Path) -> pd.DataFrame:
     raise ValueError(f"{p}: expected .parquet, .csv, .json or .jsonl")
 
 
-def load_table(scores: str | Path | pd.DataFrame, dbs: str | Path | pd.DataFrame,
-               classes: list[str]) -> pd.DataFrame:
+def load_table(
+    scores: str | Path | pd.DataFrame, dbs: str | Path | pd.DataFrame, classes: list[str]
+) -> pd.DataFrame:
     """Join per-candidate class counts (or fractions) with DBS; counts become fractions.
 
     ``scores`` needs ``task``, ``candidate`` and one column per class (optionally a ``verifier``
@@ -76,9 +77,34 @@ def load_table(scores: str | Path | pd.DataFrame, dbs: str | Path | pd.DataFrame
 
 
 def sample_maps(n: int, classes: list[str], seed: int, block: int = 0) -> np.ndarray:
-    """``(n, C)`` maps with scores uniform in [0, 1]; block ``b`` of a search is its own stream."""
+    """``(n, C)`` random maps in canonical form; block ``b`` of a search is its own stream.
+
+    A ranking by ``fractions @ map`` does not change when a constant is added to every score or
+    all are scaled by a positive factor (the fractions sum to 1). Maps are therefore stretched
+    so that the lowest class scores 0 and the highest 1: equivalent maps then give identical DVS,
+    which the leave-one-candidate-out assembly needs (DVS computed under different folds' maps
+    are ranked together), and the reported maps are comparable at a glance.
+    """
     rng = np.random.default_rng(stable_seed("score-map", seed, block))
-    return rng.uniform(0.0, 1.0, size=(n, len(classes)))
+    return canonical(rng.uniform(0.0, 1.0, size=(n, len(classes))))
+
+
+def canonical(maps: np.ndarray) -> np.ndarray:
+    """Min-max stretch of each map (row) to [0, 1]; a constant map becomes all zeros."""
+    lo = maps.min(axis=-1, keepdims=True)
+    span = maps.max(axis=-1, keepdims=True) - lo
+    return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1.0), 0.0)
+
+
+def search_blocks(num_samples: int, maps_per_trial: int) -> int:
+    """How many blocks (Tune trials) of ``maps_per_trial`` maps cover ``num_samples`` maps."""
+    return max(1, -(-num_samples // maps_per_trial))
+
+
+def block_maps(classes: list[str], num_samples: int, maps_per_trial: int, seed: int) -> np.ndarray:
+    """Every map a search draws, blocks in order: what the Tune trials evaluate, concatenated."""
+    n = search_blocks(num_samples, maps_per_trial)
+    return np.concatenate([sample_maps(maps_per_trial, classes, seed, b) for b in range(n)])
 
 
 def spearman_rows(dvs: np.ndarray, dbs: np.ndarray) -> np.ndarray:
@@ -94,8 +120,9 @@ def spearman_rows(dvs: np.ndarray, dbs: np.ndarray) -> np.ndarray:
     return np.where(den > 0, rho, 0.0)
 
 
-def train_objective(table: pd.DataFrame, maps: np.ndarray, classes: list[str],
-                    rows: np.ndarray) -> np.ndarray:
+def train_objective(
+    table: pd.DataFrame, maps: np.ndarray, classes: list[str], rows: np.ndarray
+) -> np.ndarray:
     """Mean over tasks of Spearman(DVS, DBS) on the boolean-selected ``rows``, for every map."""
     part = table[rows]
     per_task = []
@@ -143,22 +170,34 @@ def _summary(per_task: dict[str, float]) -> dict[str, object]:
     return {"per_task": per_task, "mean": float(np.mean(list(per_task.values())))}
 
 
-def evaluate_selection(table: pd.DataFrame, classes: list[str], chosen: dict[str, np.ndarray],
-                       folds: list[Fold], baseline: dict[str, float]) -> dict[str, object]:
+def evaluate_selection(
+    table: pd.DataFrame,
+    classes: list[str],
+    chosen: dict[str, np.ndarray],
+    folds: list[Fold],
+    baseline: dict[str, float],
+) -> dict[str, object]:
     """Held-out figures of the maps ``chosen[fold.name]`` (each picked on its training rows)."""
     frac = table[classes].to_numpy()
     base = np.array([baseline.get(c, 0.0) for c in classes])
-    report: dict[str, object] = {"classes": classes, "k_rows": len(table),
-                                 "baseline": {"map": dict(zip(classes, base.tolist(), strict=True)),
-                                              **_summary(per_task_spearman(table, frac @ base))}}
+    report: dict[str, object] = {
+        "classes": classes,
+        "k_rows": len(table),
+        "baseline": {
+            "map": dict(zip(classes, base.tolist(), strict=True)),
+            **_summary(per_task_spearman(table, frac @ base)),
+        },
+    }
     by_kind: dict[str, list[Fold]] = {}
     for f in folds:
         by_kind.setdefault(f.kind, []).append(f)
     for kind, fs in by_kind.items():
         if kind == "in_sample":
             m = chosen[fs[0].name]
-            report[kind] = {"map": dict(zip(classes, m.tolist(), strict=True)),
-                            **_summary(per_task_spearman(table, frac @ m))}
+            report[kind] = {
+                "map": dict(zip(classes, m.tolist(), strict=True)),
+                **_summary(per_task_spearman(table, frac @ m)),
+            }
         elif kind == "leave_one_task_out":
             per_task, maps = {}, {}
             for f in fs:
@@ -174,14 +213,17 @@ def evaluate_selection(table: pd.DataFrame, classes: list[str], chosen: dict[str
                 maps[f.name] = dict(zip(classes, chosen[f.name].tolist(), strict=True))
             report[kind] = {"maps": maps, **_summary(per_task_spearman(table, held))}
     if "in_sample" in report:
-        report["optimism"] = {k: report["in_sample"]["mean"] - report[k]["mean"]  # type: ignore[index]
-                              for k in ("leave_one_task_out", "leave_one_candidate_out")
-                              if k in report}
+        report["optimism"] = {
+            k: report["in_sample"]["mean"] - report[k]["mean"]  # type: ignore[index]
+            for k in ("leave_one_task_out", "leave_one_candidate_out")
+            if k in report
+        }
     return report
 
 
-def select_maps(table: pd.DataFrame, maps: np.ndarray, classes: list[str],
-                folds: list[Fold]) -> dict[str, tuple[np.ndarray, float]]:
+def select_maps(
+    table: pd.DataFrame, maps: np.ndarray, classes: list[str], folds: list[Fold]
+) -> dict[str, tuple[np.ndarray, float]]:
     """Per fold, the map with the best training objective (first one on ties) and that value."""
     out = {}
     for f in folds:
@@ -191,12 +233,14 @@ def select_maps(table: pd.DataFrame, maps: np.ndarray, classes: list[str],
     return out
 
 
-def evaluate_search(table: pd.DataFrame, maps: np.ndarray, classes: list[str],
-                    baseline: dict[str, float]) -> dict[str, object]:
+def evaluate_search(
+    table: pd.DataFrame, maps: np.ndarray, classes: list[str], baseline: dict[str, float]
+) -> dict[str, object]:
     """Select per fold among ``maps`` (in process, no Ray) and report held-out figures."""
     folds = make_folds(table)
     chosen = select_maps(table, maps, classes, folds)
-    report = evaluate_selection(table, classes, {k: v[0] for k, v in chosen.items()}, folds,
-                                baseline)
+    report = evaluate_selection(
+        table, classes, {k: v[0] for k, v in chosen.items()}, folds, baseline
+    )
     report["train_objective"] = {k: v[1] for k, v in chosen.items()}
     return report

@@ -26,7 +26,7 @@ from tgrd.codeeval.sandbox import SandboxLimits, run_program
 _MARK = "TGRD-BATCH-RESULTS "
 
 # Runs inside the sandbox. PROGRAMS and TIMEOUT are prepended as literals.
-_HARNESS = r'''
+_HARNESS = r"""
 import json, os, signal, time
 
 def _run_one(src, timeout):
@@ -61,7 +61,7 @@ def _run_one(src, timeout):
 _RESULT_FD = os.dup(1)
 _results = [_run_one(s, TIMEOUT) for s in PROGRAMS]
 os.write(_RESULT_FD, ("MARK" + json.dumps(_results) + "\n").encode())
-'''
+"""
 
 
 def build_programs(problems: Sequence[dict], completions: Sequence[str]) -> list[str]:

@@ -37,8 +37,15 @@ def spread_summary(dbs: pd.DataFrame) -> pd.DataFrame:
     for task, part in dbs.groupby("task", sort=True):
         spread = float(part["dbs"].max() - part["dbs"].min())
         noise = float(part["seed_std"].mean())
-        rows.append({"task": task, "k": len(part), "mean_seed_std": noise, "dbs_range": spread,
-                     "range_over_noise": spread / noise if noise > 0 else None})
+        rows.append(
+            {
+                "task": task,
+                "k": len(part),
+                "mean_seed_std": noise,
+                "dbs_range": spread,
+                "range_over_noise": spread / noise if noise > 0 else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -59,6 +66,29 @@ def quality_correlation(dbs: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:
     for task, part in both.groupby("task", sort=True):
         rho = spearman(part["clean_fraction"], part["dbs"])
         # Constant DBS (nothing learned) leaves ρ undefined: None, never NaN in JSON.
-        rows.append({"task": task, "k": len(part),
-                     "spearman_clean_vs_dbs": None if rho != rho else rho})
+        rows.append(
+            {"task": task, "k": len(part), "spearman_clean_vs_dbs": None if rho != rho else rho}
+        )
     return pd.DataFrame(rows)
+
+
+# Planted categories the deterministic gates stand for (empty, degenerate, malformed); a
+# truncated response passes the gates and counts as INCORRECT, as the 3-way rubric says.
+_GATED_CATEGORIES = ("empty", "repetition", "malformed")
+
+
+def oracle_class_counts(truth_path: str | Path) -> pd.DataFrame:
+    """Per (task, candidate) counts of GATE_FAIL / INCORRECT / TASK_MISMATCH / PASS from the truth.
+
+    The verdicts of a perfect tool+verifier on the synthetic benchmark: an upper bound for the
+    real verifiers, and a ready input for ``tgrd calibrate`` before any verifier has run.
+    """
+    truth = pd.read_parquet(truth_path, columns=["task", "dataset", "category", "label3"])
+    truth = truth[truth["dataset"] != "pool"]
+    cls = truth["label3"].where(~truth["category"].isin(_GATED_CATEGORIES), "GATE_FAIL")
+    counts = pd.crosstab([truth["task"], truth["dataset"]], cls)
+    for c in ("GATE_FAIL", "INCORRECT", "TASK_MISMATCH", "PASS"):
+        if c not in counts:
+            counts[c] = 0
+    counts = counts[["GATE_FAIL", "INCORRECT", "TASK_MISMATCH", "PASS"]]
+    return counts.rename_axis(index=["task", "candidate"], columns=None).reset_index()

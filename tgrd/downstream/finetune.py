@@ -72,7 +72,9 @@ def benchmark_prompt(item: dict[str, Any]) -> str:
     return split_turns(item["messages"])[0]
 
 
-def grade(task: str, items: list[dict[str, Any]], answers: list[str], timeout_s: float) -> list[bool]:
+def grade(
+    task: str, items: list[dict[str, Any]], answers: list[str], timeout_s: float
+) -> list[bool]:
     """Per-item correctness: sandboxed pass@1 for code, tolerant numeric match otherwise."""
     if task == "code" or "entry_point" in items[0]:
         from tgrd.downstream.codebench import evaluate_code
@@ -110,8 +112,16 @@ def finetune_and_score(
     t0 = time.perf_counter()
     # crc32-derived, so the data order is the same in every process (hash() is salted).
     order_seed = stable_seed("downstream-finetune", task, Path(candidate_path).stem, seed)
-    losses = fit(model, vocab, pairs, steps=c.finetune_steps, lr=c.finetune_lr,
-                 batch_size=c.batch_size, seed=order_seed, answer_loss_only=True)
+    losses = fit(
+        model,
+        vocab,
+        pairs,
+        steps=c.finetune_steps,
+        lr=c.finetune_lr,
+        batch_size=c.batch_size,
+        seed=order_seed,
+        answer_loss_only=True,
+    )
     t1 = time.perf_counter()
     answers = model.generate(vocab, [benchmark_prompt(it) for it in items], c.max_new_chars)
     passed = grade(task, items, answers, cfg.code_timeout_s)

@@ -16,7 +16,6 @@ few microseconds per map.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from tgrd.downstream.calibrate import (
     evaluate_selection,
     make_folds,
     sample_maps,
+    search_blocks,
     train_objective,
 )
 
@@ -35,8 +35,13 @@ if TYPE_CHECKING:
     from tgrd.downstream.settings import CalibrateConfig
 
 
-def map_block_trial(config: dict[str, Any], table_records: list[dict], classes: list[str],
-                    maps_per_trial: int, seed: int) -> None:
+def map_block_trial(
+    config: dict[str, Any],
+    table_records: list[dict],
+    classes: list[str],
+    maps_per_trial: int,
+    seed: int,
+) -> None:
     """Ray Tune trainable: best map of one block per fold, judged on training rows only."""
     import pandas as pd
     from ray import tune
@@ -52,22 +57,32 @@ def map_block_trial(config: dict[str, Any], table_records: list[dict], classes: 
     tune.report(metrics)
 
 
-def search_score_map(table: pd.DataFrame, cfg: CalibrateConfig,
-                     out_dir: str | Path | None = None) -> dict[str, object]:
+def search_score_map(
+    table: pd.DataFrame, cfg: CalibrateConfig, out_dir: str | Path | None = None
+) -> dict[str, object]:
     """Run the search on Tune and return the cross-validated report (see calibrate.py)."""
     from ray import tune
 
     classes = list(cfg.classes)
-    n_trials = max(1, math.ceil(cfg.num_samples / cfg.maps_per_trial))
-    fn = tune.with_parameters(map_block_trial, table_records=table.to_dict("records"),
-                              classes=classes, maps_per_trial=cfg.maps_per_trial, seed=cfg.seed)
+    n_trials = search_blocks(cfg.num_samples, cfg.maps_per_trial)
+    fn = tune.with_parameters(
+        map_block_trial,
+        table_records=table.to_dict("records"),
+        classes=classes,
+        maps_per_trial=cfg.maps_per_trial,
+        seed=cfg.seed,
+    )
     fn = tune.with_resources(fn, {"cpu": cfg.cpus_per_trial})
     storage = str(Path(out_dir).resolve()) if out_dir is not None else None
     tuner = tune.Tuner(
         fn,
         param_space={"block": tune.grid_search(list(range(n_trials)))},
-        run_config=tune.RunConfig(name="mapsearch", storage_path=storage, verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=1)),
+        run_config=tune.RunConfig(
+            name="mapsearch",
+            storage_path=storage,
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=1),
+        ),
     )
     grid = tuner.fit()
     errors = [r.error for r in grid if r.error is not None]
@@ -85,8 +100,12 @@ def search_score_map(table: pd.DataFrame, cfg: CalibrateConfig,
                 chosen[f.name] = np.asarray(r.metrics[f"map/{f.name}"])
     report = evaluate_selection(table, classes, chosen, folds, dict(cfg.baseline))
     report["train_objective"] = best
-    report["search"] = {"maps": n_trials * cfg.maps_per_trial, "trials": n_trials,
-                        "maps_per_trial": cfg.maps_per_trial, "seed": cfg.seed}
+    report["search"] = {
+        "maps": n_trials * cfg.maps_per_trial,
+        "trials": n_trials,
+        "maps_per_trial": cfg.maps_per_trial,
+        "seed": cfg.seed,
+    }
     if out_dir is not None:
         Path(out_dir, "calibration.json").write_text(json.dumps(report, indent=2))
     return report

@@ -84,16 +84,32 @@ def pretrained_base(cache_dir: str | Path, cfg: DownstreamConfig, seed: int) -> 
     corpus = generic_corpus(cfg.tasks, c.pretrain_examples, seed)
     t0 = time.perf_counter()
     # Plain language modelling on the generic corpus: every character is a target.
-    losses = fit(model, vocab, corpus, steps=c.pretrain_steps, lr=c.pretrain_lr,
-                 batch_size=c.batch_size, seed=stable_seed("downstream-base-order", seed),
-                 answer_loss_only=False)
+    losses = fit(
+        model,
+        vocab,
+        corpus,
+        steps=c.pretrain_steps,
+        lr=c.pretrain_lr,
+        batch_size=c.batch_size,
+        seed=stable_seed("downstream-base-order", seed),
+        answer_loss_only=False,
+    )
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state_dict": model.state_dict(), "shape": list(GPTShape(
-        c.n_layer, c.n_embd, c.n_head, c.block_size).__dict__.values())}, tmp)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "shape": list(GPTShape(c.n_layer, c.n_embd, c.n_head, c.block_size).__dict__.values()),
+        },
+        tmp,
+    )
     os.replace(tmp, path)
-    summary = {"seed": seed, "steps": c.pretrain_steps, "seconds": time.perf_counter() - t0,
-               "first_loss": losses[0] if losses else None,
-               "last_loss": losses[-1] if losses else None}
+    summary = {
+        "seed": seed,
+        "steps": c.pretrain_steps,
+        "seconds": time.perf_counter() - t0,
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+    }
     path.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     return path
 

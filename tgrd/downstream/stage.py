@@ -33,7 +33,9 @@ def _inputs(synth: Path, cfg: Config) -> list[Path]:
     return sorted(files)
 
 
-def run_groundtruth_stage(synth_dir: str | Path, out_dir: str | Path, cfg: Config) -> dict[str, Any]:
+def run_groundtruth_stage(
+    synth_dir: str | Path, out_dir: str | Path, cfg: Config
+) -> dict[str, Any]:
     """Fine-tune every candidate × seed × task on Ray Tune and summarise the DBS."""
     from tgrd.downstream.dbs import clean_fraction, quality_correlation, spread_summary
     from tgrd.downstream.sweep import run_sweep
@@ -63,12 +65,17 @@ def run_groundtruth_stage(synth_dir: str | Path, out_dir: str | Path, cfg: Confi
 
 def calibration_markdown(report: dict[str, Any]) -> str:
     """The four figures side by side, per task and on average."""
-    kinds = [("baseline", "paper map (fixed)"), ("in_sample", "searched, in-sample"),
-             ("leave_one_task_out", "searched, leave-one-task-out"),
-             ("leave_one_candidate_out", "searched, leave-one-candidate-out")]
+    kinds = [
+        ("baseline", "paper map (fixed)"),
+        ("in_sample", "searched, in-sample"),
+        ("leave_one_task_out", "searched, leave-one-task-out"),
+        ("leave_one_candidate_out", "searched, leave-one-candidate-out"),
+    ]
     tasks = sorted(report["baseline"]["per_task"])
-    lines = ["| score map | " + " | ".join(f"ρ {t}" for t in tasks) + " | mean ρ |",
-             "|---" * (len(tasks) + 2) + "|"]
+    lines = [
+        "| score map | " + " | ".join(f"ρ {t}" for t in tasks) + " | mean ρ |",
+        "|---" * (len(tasks) + 2) + "|",
+    ]
     for key, label in kinds:
         if key not in report:
             continue
@@ -77,13 +84,17 @@ def calibration_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {r['mean']:.3f} |")
     m = report["in_sample"]["map"]
     lines.append("")
-    lines.append("In-sample map: " + ", ".join(f"{k} {v:.2f}" for k, v in m.items())
-                 + ". In-sample figures are optimistic by construction; quote the held-out rows.")
+    lines.append(
+        "In-sample map: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in m.items())
+        + ". In-sample figures are optimistic by construction; quote the held-out rows."
+    )
     return "\n".join(lines) + "\n"
 
 
-def run_calibrate_stage(scores: str | Path, dbs: str | Path, out_dir: str | Path,
-                        cfg: Config) -> dict[str, Any]:
+def run_calibrate_stage(
+    scores: str | Path, dbs: str | Path, out_dir: str | Path, cfg: Config
+) -> dict[str, Any]:
     """Cross-validated score-map search on Ray Tune, one report per verifier if several."""
     import pandas as pd
 
@@ -109,6 +120,7 @@ def run_calibrate_stage(scores: str | Path, dbs: str | Path, out_dir: str | Path
     (out / "calibration.json").write_text(json.dumps(reports, indent=2))
     (out / "calibration.md").write_text("# Score-map calibration\n\n" + "\n".join(md))
     pd.DataFrame([{"verifier": v, **r["in_sample"]["map"]} for v, r in reports.items()]).to_json(
-        out / "score_map.json", orient="records", indent=2)
+        out / "score_map.json", orient="records", indent=2
+    )
     rundir.mark_done(out, fp)
     return reports

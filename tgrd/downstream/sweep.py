@@ -39,20 +39,32 @@ def grid_cells(synth_dir: str | Path, cfg: DownstreamConfig) -> list[dict[str, s
         bench = root / task / "benchmark.jsonl"
         if not bench.is_file():
             raise FileNotFoundError(f"{bench}: benchmark of task {task!r} not found")
-        names = cfg.candidates or sorted(p.stem for p in (root / task / "candidates").glob("*.jsonl"))
+        names = cfg.candidates or sorted(
+            p.stem for p in (root / task / "candidates").glob("*.jsonl")
+        )
         if not names:
             raise FileNotFoundError(f"{root / task / 'candidates'}: no candidate *.jsonl files")
         for name in names:
             path = root / task / "candidates" / f"{name}.jsonl"
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: candidate {name!r} of task {task!r} not found")
-            cells.append({"task": task, "candidate": name, "candidate_path": str(path),
-                          "benchmark_path": str(bench)})
+            cells.append(
+                {
+                    "task": task,
+                    "candidate": name,
+                    "candidate_path": str(path),
+                    "benchmark_path": str(bench),
+                }
+            )
     return cells
 
 
-def downstream_trial(config: dict[str, Any], settings: dict[str, Any], cache_dir: str,
-                     cells: dict[str, dict[str, str]]) -> None:
+def downstream_trial(
+    config: dict[str, Any],
+    settings: dict[str, Any],
+    cache_dir: str,
+    cells: dict[str, dict[str, str]],
+) -> None:
     """Ray Tune function trainable: one (task, candidate, seed) fine-tune and evaluation.
 
     ``config`` holds the grid point (``cell`` = "task/candidate", ``seed``); ``cells`` maps a cell
@@ -68,23 +80,46 @@ def downstream_trial(config: dict[str, Any], settings: dict[str, Any], cache_dir
     if cfg.model == "hf_lora":
         from tgrd.downstream.hflora import finetune_and_score_hf
 
-        row = finetune_and_score_hf(cell["task"], cell["candidate_path"], cell["benchmark_path"],
-                                    cfg, seed)
+        row = finetune_and_score_hf(
+            cell["task"], cell["candidate_path"], cell["benchmark_path"], cfg, seed
+        )
     else:
         from tgrd.downstream.finetune import finetune_and_score
         from tgrd.downstream.pretrain import pretrained_base
 
         base = pretrained_base(cache_dir, cfg, seed)
-        row = finetune_and_score(cell["task"], cell["candidate_path"], cell["benchmark_path"],
-                                 cfg, seed, base)
-    row.update(task=cell["task"], candidate=cell["candidate"], seed=seed,
-               trial_s=round(time.perf_counter() - t0, 3))
+        row = finetune_and_score(
+            cell["task"], cell["candidate_path"], cell["benchmark_path"], cfg, seed, base
+        )
+    row.update(
+        task=cell["task"],
+        candidate=cell["candidate"],
+        seed=seed,
+        trial_s=round(time.perf_counter() - t0, 3),
+    )
     tune.report(row)
 
 
 def _trial_dirname(trial: Any) -> str:
     cell = str(trial.config["cell"]).replace("/", "_")
     return f"{cell}_seed{trial.config['seed']}_{trial.trial_id}"
+
+
+def _forget_stale_experiment(out: Path, cfg: DownstreamConfig, cells: dict[str, Any]) -> None:
+    """Delete a Tune experiment made for another grid or settings: restoring it would be wrong.
+
+    ``Tuner.restore`` resumes the *saved* param space and trainable arguments, so a changed
+    config would silently resume the old sweep. The grid's fingerprint is kept beside it.
+    """
+    import shutil
+
+    from tgrd.rundir import fingerprint
+
+    stamp = out / "grid_fingerprint.txt"
+    fp = fingerprint({"settings": cfg.model_dump(mode="json"), "cells": cells})
+    if stamp.is_file() and stamp.read_text().strip() != fp:
+        shutil.rmtree(out / EXPERIMENT, ignore_errors=True)
+    stamp.write_text(fp + "\n")
 
 
 def pretrain_bases(cache_dir: Path, cfg: DownstreamConfig) -> None:
@@ -133,19 +168,26 @@ def run_sweep(
     pretrain_bases(cache, cfg)
     pretrain_s = time.perf_counter() - t0
     by_name = {f"{c['task']}/{c['candidate']}": c for c in cells}
-    fn = tune.with_parameters(trainable or downstream_trial, settings=cfg.model_dump(mode="json"),
-                              cache_dir=str(cache), cells=by_name)
+    fn = tune.with_parameters(
+        trainable or downstream_trial,
+        settings=cfg.model_dump(mode="json"),
+        cache_dir=str(cache),
+        cells=by_name,
+    )
     resources = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
     fn = tune.with_resources(fn, resources)
     path = out / EXPERIMENT
+    _forget_stale_experiment(out, cfg, by_name)
     if tune.Tuner.can_restore(str(path)):
         # Finished trials keep their results; errored ones run again from scratch.
         tuner = tune.Tuner.restore(str(path), trainable=fn, resume_errored=True)
     else:
         tuner = tune.Tuner(
             fn,
-            param_space={"cell": tune.grid_search(list(by_name)),
-                         "seed": tune.grid_search(cfg.seeds)},
+            param_space={
+                "cell": tune.grid_search(list(by_name)),
+                "seed": tune.grid_search(cfg.seeds),
+            },
             tune_config=tune.TuneConfig(trial_dirname_creator=_trial_dirname),
             run_config=tune.RunConfig(
                 name=EXPERIMENT,
@@ -163,20 +205,42 @@ def run_sweep(
         if result.error is not None or "score" not in (result.metrics or {}):
             failed.append(f"{cell}/seed{seed}: {result.error!r}")
             continue
-        rows.append({k: result.metrics[k] for k in (
-            "task", "candidate", "seed", "score", "n_benchmark", "n_train", "n_quarantined",
-            "train_loss_first", "train_loss_last", "train_s", "eval_s", "trial_s")
-            if k in result.metrics})
+        rows.append(
+            {
+                k: result.metrics[k]
+                for k in (
+                    "task",
+                    "candidate",
+                    "seed",
+                    "score",
+                    "n_benchmark",
+                    "n_train",
+                    "n_quarantined",
+                    "train_loss_first",
+                    "train_loss_last",
+                    "train_s",
+                    "eval_s",
+                    "trial_s",
+                )
+                if k in result.metrics
+            }
+        )
     runs = pd.DataFrame(rows)
     if not runs.empty:
         runs = runs.sort_values(["task", "candidate", "seed"]).reset_index(drop=True)
         runs.to_parquet(out / "runs.parquet", index=False)
     if failed:
-        raise SweepError(f"{len(failed)} trial(s) failed after retries (rerun to resume):\n  "
-                         + "\n  ".join(failed))
+        raise SweepError(
+            f"{len(failed)} trial(s) failed after retries (rerun to resume):\n  "
+            + "\n  ".join(failed)
+        )
     dbs = dbs_table(runs)
     dbs.to_parquet(out / "dbs.parquet", index=False)
-    timing = {"pretrain_s": round(pretrain_s, 2), "sweep_s": round(sweep_s, 2),
-              "trials": len(runs), "sum_trial_s": round(float(runs["trial_s"].sum()), 2)}
+    timing = {
+        "pretrain_s": round(pretrain_s, 2),
+        "sweep_s": round(sweep_s, 2),
+        "trials": len(runs),
+        "sum_trial_s": round(float(runs["trial_s"].sum()), 2),
+    }
     pd.Series(timing).to_json(out / "timing.json", indent=2)
     return dbs

@@ -18,7 +18,13 @@ from typing import Any
 
 import torch
 
-from tgrd.rgsd.rollout import decode_response, encode, render_student, render_teacher, sample_responses
+from tgrd.rgsd.rollout import (
+    decode_response,
+    encode,
+    render_student,
+    render_teacher,
+    sample_responses,
+)
 from tgrd.rgsd.rubrics import RubricTask, criterion_met, satisfaction
 from tgrd.rgsd.settings import RgsdEvalConfig
 from tgrd.rgsd.tasks import stable_seed
@@ -58,7 +64,9 @@ def evaluate_condition(
             torch.manual_seed(stable_seed("rgsd-eval", seed, sample))
             for start in range(0, len(tasks), batch_size):
                 chunk = prompts[start : start + batch_size]
-                responses = sample_responses(model, tokenizer, chunk, cfg.temperature, 1.0, cfg.max_new_tokens)
+                responses = sample_responses(
+                    model, tokenizer, chunk, cfg.temperature, 1.0, cfg.max_new_tokens
+                )
                 for offset, ids in enumerate(responses):
                     task = tasks[start + offset]
                     text = decode_response(tokenizer, ids)
@@ -68,7 +76,13 @@ def evaluate_condition(
                         met[criterion.kind][0] += criterion_met(text, criterion)
                         met[criterion.kind][1] += 1
                     if sample == 0 and len(examples) < 3:
-                        examples.append({"prompt": task.prompt, "rubric": [c.describe() for c in task.rubric], "response": text})
+                        examples.append(
+                            {
+                                "prompt": task.prompt,
+                                "rubric": [c.describe() for c in task.rubric],
+                                "response": text,
+                            }
+                        )
     return {
         "satisfaction": sum(per_prompt) / len(per_prompt),
         "satisfaction_per_prompt": per_prompt,
@@ -79,7 +93,9 @@ def evaluate_condition(
     }
 
 
-def bootstrap_ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean over prompts (prompts are the sampling unit)."""
     import numpy as np
 

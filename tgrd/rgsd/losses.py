@@ -30,7 +30,10 @@ DIVERGENCES = ("reverse_kl", "forward_kl", "jsd")
 
 
 def token_divergence(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, kind: str = "reverse_kl", beta: float = 0.5
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    kind: str = "reverse_kl",
+    beta: float = 0.5,
 ) -> torch.Tensor:
     """Divergence per position, summed over the vocabulary.
 
@@ -55,7 +58,9 @@ def token_divergence(
     if kind == "reverse_kl" or (kind == "jsd" and beta == 1.0):
         return (log_s.exp() * (log_s - log_t)).sum(-1)
     # log M computed stably in log space; (2, ..., V) → (..., V).
-    log_m = torch.logsumexp(torch.stack([log_t + math.log(beta), log_s + math.log(1.0 - beta)]), dim=0)
+    log_m = torch.logsumexp(
+        torch.stack([log_t + math.log(beta), log_s + math.log(1.0 - beta)]), dim=0
+    )
     kl_t = (log_t.exp() * (log_t - log_m)).sum(-1)
     kl_s = (log_s.exp() * (log_s - log_m)).sum(-1)
     return beta * kl_t + (1.0 - beta) * kl_s

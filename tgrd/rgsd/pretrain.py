@@ -26,14 +26,20 @@ from tgrd.rgsd.settings import RgsdConfig
 from tgrd.rgsd.tasks import generic_response, good_response, stable_seed
 
 
-def pretrain_examples(tasks: Sequence[RubricTask], cfg: RgsdConfig, seed: int = 0) -> list[tuple[str, str]]:
+def pretrain_examples(
+    tasks: Sequence[RubricTask], cfg: RgsdConfig, seed: int = 0
+) -> list[tuple[str, str]]:
     """(prompt, response) pairs: rubric prompt → good answer, plain prompt → generic answer."""
     rng = random.Random(stable_seed("rgsd-pretrain", seed))
     tcfg = cfg.train
     examples = []
     for task in tasks:
-        examples.append((render_teacher(task, tcfg.teacher_template), " " + good_response(task, rng)))
-        examples.append((render_student(task, tcfg.student_template), " " + generic_response(task, rng)))
+        examples.append(
+            (render_teacher(task, tcfg.teacher_template), " " + good_response(task, rng))
+        )
+        examples.append(
+            (render_student(task, tcfg.student_template), " " + generic_response(task, rng))
+        )
     return examples
 
 
@@ -48,7 +54,9 @@ def sft_loss(model, tokenizer, prompts: list[str], responses: list[str]) -> torc
     return F.cross_entropy(logits[mask].float(), batch.response_ids[mask])
 
 
-def pretrain_base(model, tokenizer, tasks: Sequence[RubricTask], cfg: RgsdConfig, seed: int = 0, log=None) -> list[float]:
+def pretrain_base(
+    model, tokenizer, tasks: Sequence[RubricTask], cfg: RgsdConfig, seed: int = 0, log=None
+) -> list[float]:
     """Full fine-tune of ``model`` in place for ``cfg.pretrain.steps``; returns the losses."""
     examples = pretrain_examples(tasks, cfg, seed)
     pcfg = cfg.pretrain
@@ -57,7 +65,11 @@ def pretrain_base(model, tokenizer, tasks: Sequence[RubricTask], cfg: RgsdConfig
     warmup = max(1, pcfg.steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * s / max(1, pcfg.steps))).item()),
+        lambda s: (
+            min(1.0, (s + 1) / warmup)
+            * 0.5
+            * (1 + torch.cos(torch.tensor(torch.pi * s / max(1, pcfg.steps))).item())
+        ),
     )
     rng = random.Random(stable_seed("rgsd-pretrain-batches", seed))
     torch.manual_seed(stable_seed("rgsd-pretrain-init", seed))

@@ -33,9 +33,18 @@ def _plots(metrics: dict[str, Any], histories: dict[str, list[dict]], out: Path)
     conds = [c for c in ORDER if c in metrics["conditions"]]
     sats = [metrics["conditions"][c]["satisfaction"] for c in conds]
     cis = [bootstrap_ci(metrics["conditions"][c]["satisfaction_per_prompt"]) for c in conds]
-    err = [[s - lo for s, (lo, _) in zip(sats, cis, strict=True)], [hi - s for s, (_, hi) in zip(sats, cis, strict=True)]]
+    err = [
+        [s - lo for s, (lo, _) in zip(sats, cis, strict=True)],
+        [hi - s for s, (_, hi) in zip(sats, cis, strict=True)],
+    ]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar([LABELS[c] for c in conds], sats, yerr=err, capsize=4, color=["#999", "#555", "#6a9fd4", "#d46a6a"][: len(conds)])
+    ax.bar(
+        [LABELS[c] for c in conds],
+        sats,
+        yerr=err,
+        capsize=4,
+        color=["#999", "#555", "#6a9fd4", "#d46a6a"][: len(conds)],
+    )
     ax.set_ylim(0, 1)
     ax.set_ylabel("held-out rubric satisfaction")
     ax.tick_params(axis="x", labelrotation=15)
@@ -60,7 +69,9 @@ def _plots(metrics: dict[str, Any], histories: dict[str, list[dict]], out: Path)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar([LABELS[c] for c in conds], [metrics["conditions"][c]["words"] for c in conds], color="#888")
+    ax.bar(
+        [LABELS[c] for c in conds], [metrics["conditions"][c]["words"] for c in conds], color="#888"
+    )
     ax.set_ylabel("mean words per response")
     ax.tick_params(axis="x", labelrotation=15)
     fig.tight_layout()
@@ -100,13 +111,24 @@ def render_markdown(metrics: dict[str, Any], cfg: Config, plots: list[str]) -> s
             f"{(c['satisfaction'] - base['satisfaction']) * 100:+.1f} | {c['words']:.1f} | "
             f"{c['words'] / max(base['words'], 1e-9):.2f}× | {crit} |"
         )
-    lines += ["", "Criterion columns: fraction of responses meeting that kind of criterion, where the rubric asks for it.", ""]
+    lines += [
+        "",
+        "Criterion columns: fraction of responses meeting that kind of criterion, where the rubric asks for it.",
+        "",
+    ]
     lines += [f"![{p}]({p})" for p in plots]
     lines += ["", "## Example responses (first sample)", ""]
     for name in ORDER:
         if name in conds and conds[name]["examples"]:
             ex = conds[name]["examples"][0]
-            lines += [f"**{LABELS[name]}** — {ex['prompt']} (rubric: {'; '.join(ex['rubric'])})", "", "```", ex["response"], "```", ""]
+            lines += [
+                f"**{LABELS[name]}** — {ex['prompt']} (rubric: {'; '.join(ex['rubric'])})",
+                "",
+                "```",
+                ex["response"],
+                "```",
+                "",
+            ]
     if cfg.rgsd.model.base_path is None:
         lines += [
             "## What this shows",
@@ -119,7 +141,9 @@ def render_markdown(metrics: dict[str, Any], cfg: Config, plots: list[str]) -> s
     return "\n".join(lines) + "\n"
 
 
-def write_report(metrics: dict[str, Any], histories: dict[str, list[dict]], out: Path, cfg: Config) -> Path:
+def write_report(
+    metrics: dict[str, Any], histories: dict[str, list[dict]], out: Path, cfg: Config
+) -> Path:
     """Write ``report.md`` and its plots into ``out``; returns the markdown path."""
     plots = _plots(metrics, histories, out)
     path = out / "report.md"

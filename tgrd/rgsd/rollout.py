@@ -105,7 +105,9 @@ class PairBatch:
         return PairBatch(**moved, prompt_len=self.prompt_len)
 
 
-def pair_batch(prompt_ids: list[list[int]], response_ids: list[list[int]], pad_id: int) -> PairBatch:
+def pair_batch(
+    prompt_ids: list[list[int]], response_ids: list[list[int]], pad_id: int
+) -> PairBatch:
     """Left-pad prompts, right-pad responses, so response columns line up across rows."""
     if len(prompt_ids) != len(response_ids):
         raise ValueError(f"{len(prompt_ids)} prompts but {len(response_ids)} responses")
@@ -130,13 +132,21 @@ def response_hidden(body, batch: PairBatch) -> torch.Tensor:
     ``body`` is the decoder stack without the LM head (``Qwen2Model``), so no (B, T, V) logits
     are materialised here.
     """
-    out = body(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids)
+    out = body(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids,
+    )
     start = batch.prompt_len - 1
     return out.last_hidden_state[:, start : start + batch.response_ids.shape[1]]
 
 
 def response_logits(model, batch: PairBatch) -> torch.Tensor:
     """Full-vocabulary logits over response positions: (B, R, V) (for SFT and checks)."""
-    out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids)
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids,
+    )
     start = batch.prompt_len - 1
     return out.logits[:, start : start + batch.response_ids.shape[1]]

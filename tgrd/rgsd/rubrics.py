@@ -139,7 +139,9 @@ def parse_criterion(raw: Any, where: str) -> Criterion:
         raise RubricError(f"{where}: expected an object, got {type(raw).__name__}")
     kind = raw.get("kind")
     if kind not in CRITERION_KINDS:
-        raise RubricError(f"{where}.kind: unknown criterion kind {kind!r} (one of {sorted(CRITERION_KINDS)})")
+        raise RubricError(
+            f"{where}.kind: unknown criterion kind {kind!r} (one of {sorted(CRITERION_KINDS)})"
+        )
     key, typ = CRITERION_KINDS[kind]
     allowed = {"kind", "weight"} | ({key} if key else set())
     extra = sorted(set(raw) - allowed)
@@ -168,7 +170,9 @@ def parse_task(row: Any, where: str) -> RubricTask:
         raise RubricError(f"{where}: expected a JSON object, got {type(row).__name__}")
     for key in ("id", "prompt"):
         if not isinstance(row.get(key), str) or not row[key].strip():
-            raise RubricError(f"{where}: key {key!r}: expected a non-empty string, got {row.get(key)!r}")
+            raise RubricError(
+                f"{where}: key {key!r}: expected a non-empty string, got {row.get(key)!r}"
+            )
     rubric = row.get("rubric")
     if not isinstance(rubric, list) or not rubric:
         raise RubricError(f"{where}: key 'rubric': expected a non-empty list, got {rubric!r}")
@@ -201,7 +205,9 @@ def read_tasks(path: str | Path) -> list[RubricTask]:
                 raise RubricError(f"{where}: invalid JSON: {exc.msg}") from None
             task = parse_task(row, where)
             if task.id in seen:
-                raise RubricError(f"{where}: key 'id': duplicate id {task.id!r} (first on line {seen[task.id]})")
+                raise RubricError(
+                    f"{where}: key 'id': duplicate id {task.id!r} (first on line {seen[task.id]})"
+                )
             seen[task.id] = lineno
             tasks.append(task)
     if not tasks:

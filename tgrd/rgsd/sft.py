@@ -16,7 +16,13 @@ from collections.abc import Sequence
 import torch
 
 from tgrd.rgsd.pretrain import sft_loss
-from tgrd.rgsd.rollout import decode_response, encode, render_student, render_teacher, sample_responses
+from tgrd.rgsd.rollout import (
+    decode_response,
+    encode,
+    render_student,
+    render_teacher,
+    sample_responses,
+)
 from tgrd.rgsd.rubrics import RubricTask, satisfaction
 from tgrd.rgsd.settings import RgsdTrainConfig
 from tgrd.rgsd.trainer import Objective
@@ -26,7 +32,9 @@ def sft_objective(tokenizer, cfg: RgsdTrainConfig) -> Objective:
     """Cross-entropy of the student on one fresh teacher sample per prompt."""
 
     def objective(model, tasks: Sequence[RubricTask]) -> tuple[torch.Tensor, dict[str, float]]:
-        teacher_prompts = encode(tokenizer, [render_teacher(t, cfg.teacher_template) for t in tasks])
+        teacher_prompts = encode(
+            tokenizer, [render_teacher(t, cfg.teacher_template) for t in tasks]
+        )
         with model.disable_adapter():
             samples = sample_responses(
                 model, tokenizer, teacher_prompts, cfg.temperature, cfg.top_p, cfg.max_new_tokens

@@ -59,7 +59,11 @@ _FILLERS = (
     "It is easier than it looks.",
     "Small steps add up over time.",
 )
-_RECOMMENDATIONS = ("I recommend starting today.", "I recommend a simple plan.", "I recommend keeping notes.")
+_RECOMMENDATIONS = (
+    "I recommend starting today.",
+    "I recommend a simple plan.",
+    "I recommend keeping notes.",
+)
 
 
 def stable_seed(*parts: object) -> int:
@@ -99,7 +103,9 @@ def generate_tasks(n: int, seed: int, split: str = "train") -> list[RubricTask]:
         prompt = PROMPT_TEMPLATES[template].format(topic=topic)
         rubric = make_rubric(topic, rng)
         meta = {"topic": topic, "template": template, "split": split}
-        tasks.append(RubricTask(id=f"{split}-{seed}-{i:05d}", prompt=prompt, rubric=rubric, meta=meta))
+        tasks.append(
+            RubricTask(id=f"{split}-{seed}-{i:05d}", prompt=prompt, rubric=rubric, meta=meta)
+        )
     return tasks
 
 

@@ -56,8 +56,12 @@ def rgsd_objective(tokenizer, cfg: RgsdTrainConfig) -> Objective:
 
     def objective(model, tasks: Sequence[RubricTask]) -> tuple[torch.Tensor, dict[str, float]]:
         device = next(model.parameters()).device
-        student_prompts = encode(tokenizer, [render_student(t, cfg.student_template) for t in tasks])
-        teacher_prompts = encode(tokenizer, [render_teacher(t, cfg.teacher_template) for t in tasks])
+        student_prompts = encode(
+            tokenizer, [render_student(t, cfg.student_template) for t in tasks]
+        )
+        teacher_prompts = encode(
+            tokenizer, [render_teacher(t, cfg.teacher_template) for t in tasks]
+        )
         responses = sample_responses(
             model, tokenizer, student_prompts, cfg.temperature, cfg.top_p, cfg.max_new_tokens
         )
@@ -69,7 +73,13 @@ def rgsd_objective(tokenizer, cfg: RgsdTrainConfig) -> Objective:
             t_hidden = response_hidden(body, t_batch)  # (B, R, H)
         s_hidden = response_hidden(body, s_batch)  # (B, R, H)
         loss = chunked_divergence_loss(
-            s_hidden, t_hidden, head, s_batch.response_mask, cfg.divergence, cfg.jsd_beta, cfg.chunk_size
+            s_hidden,
+            t_hidden,
+            head,
+            s_batch.response_mask,
+            cfg.divergence,
+            cfg.jsd_beta,
+            cfg.chunk_size,
         )
         # Rule-checked satisfaction of the rollouts: logged only, never part of the loss.
         texts = [decode_response(tokenizer, r) for r in responses]
@@ -84,17 +94,28 @@ def rgsd_objective(tokenizer, cfg: RgsdTrainConfig) -> Objective:
     return objective
 
 
-def step_tasks(tasks: Sequence[RubricTask], step: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+def step_tasks(
+    tasks: Sequence[RubricTask],
+    step: int,
+    batch_size: int,
+    seed: int,
+    rank: int = 0,
+    world_size: int = 1,
+):
     """This rank's share of step ``step``'s prompts (a deterministic draw from ``tasks``)."""
     rng = random.Random(stable_seed("rgsd-batch", seed, step))
     batch = rng.sample(list(tasks), min(batch_size, len(tasks)))
     share = batch[rank::world_size]
     if not share:
-        raise ValueError(f"batch_size {batch_size} leaves rank {rank} of {world_size} without prompts")
+        raise ValueError(
+            f"batch_size {batch_size} leaves rank {rank} of {world_size} without prompts"
+        )
     return share
 
 
-def train_step(model, optimizer, objective: Objective, tasks: Sequence[RubricTask], grad_clip: float = 1.0) -> dict:
+def train_step(
+    model, optimizer, objective: Objective, tasks: Sequence[RubricTask], grad_clip: float = 1.0
+) -> dict:
     """One optimisation step; averages adapter gradients across ranks when distributed.
 
     Returns:
@@ -109,7 +130,12 @@ def train_step(model, optimizer, objective: Objective, tasks: Sequence[RubricTas
         # Only the small adapter is trainable: one flat all-reduce replaces a DDP wrapper, which
         # would also get in the way of generate() and disable_adapter() on the inner model.
         world = torch.distributed.get_world_size()
-        flat = torch.cat([p.grad.reshape(-1) if p.grad is not None else torch.zeros_like(p).reshape(-1) for p in params])
+        flat = torch.cat(
+            [
+                p.grad.reshape(-1) if p.grad is not None else torch.zeros_like(p).reshape(-1)
+                for p in params
+            ]
+        )
         torch.distributed.all_reduce(flat)
         flat /= world
         offset = 0
@@ -123,7 +149,9 @@ def train_step(model, optimizer, objective: Objective, tasks: Sequence[RubricTas
 
 def make_optimizer(model, lr: float) -> torch.optim.Optimizer:
     """AdamW over the adapter parameters only (the base stays frozen)."""
-    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    return torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0
+    )
 
 
 # --- checkpoints ---------------------------------------------------------------------------------
@@ -134,7 +162,12 @@ def save_checkpoint(ckpt_dir: str | Path, step: int, model, optimizer, history: 
     path = Path(ckpt_dir) / f"step_{step:06d}"
     tmp = path.with_name(path.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
-    state = {"step": step, "adapter": trainable_state(model), "optimizer": optimizer.state_dict(), "history": history}
+    state = {
+        "step": step,
+        "adapter": trainable_state(model),
+        "optimizer": optimizer.state_dict(),
+        "history": history,
+    }
     torch.save(state, tmp / "state.pt")
     if path.exists():
         for f in path.iterdir():
@@ -147,7 +180,11 @@ def save_checkpoint(ckpt_dir: str | Path, step: int, model, optimizer, history: 
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
     """The highest-step complete checkpoint under ``ckpt_dir``, or None."""
     root = Path(ckpt_dir)
-    found = sorted(p for p in root.glob("step_*") if p.is_dir() and (p / "state.pt").exists() and not p.name.endswith(".tmp"))
+    found = sorted(
+        p
+        for p in root.glob("step_*")
+        if p.is_dir() and (p / "state.pt").exists() and not p.name.endswith(".tmp")
+    )
     return found[-1] if found else None
 
 

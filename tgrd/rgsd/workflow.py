@@ -38,7 +38,10 @@ def prepare_data(cfg: Config, out: Path) -> tuple[Path, Path]:
     """Copy-validate the configured JSONL tasks, or generate them; returns (train, eval) paths."""
     dcfg = cfg.rgsd.data
     paths = []
-    for split, src, n in (("train", dcfg.train_path, dcfg.n_train), ("eval", dcfg.eval_path, dcfg.n_eval)):
+    for split, src, n in (
+        ("train", dcfg.train_path, dcfg.n_train),
+        ("eval", dcfg.eval_path, dcfg.n_eval),
+    ):
         tasks = read_tasks(src) if src is not None else generate_tasks(n, dcfg.seed, split)
         dest = out / "data" / f"{split}.jsonl"
         write_tasks(tasks, dest)
@@ -56,18 +59,31 @@ def prepare_base(cfg: Config, out: Path, log: Callable[[dict], None]) -> Path:
     if (base_dir / "config.json").exists():
         return base_dir
     rcfg = cfg.rgsd
-    pre_tasks = generate_tasks(rcfg.data.n_pretrain, rcfg.data.seed, "pretrain") if rcfg.data.n_pretrain else []
+    pre_tasks = (
+        generate_tasks(rcfg.data.n_pretrain, rcfg.data.seed, "pretrain")
+        if rcfg.data.n_pretrain
+        else []
+    )
     examples = pretrain_examples(pre_tasks, rcfg, cfg.run.seed)
     corpus = [p + r for p, r in examples]
     for path in (out / "data" / "train.jsonl", out / "data" / "eval.jsonl"):
         for task in read_tasks(path):
-            corpus += [render_student(task, rcfg.train.student_template), render_teacher(task, rcfg.train.teacher_template)]
+            corpus += [
+                render_student(task, rcfg.train.student_template),
+                render_teacher(task, rcfg.train.teacher_template),
+            ]
     tokenizer = build_tokenizer(rcfg.model, corpus)
     model = build_base_model(rcfg.model, tokenizer, seed=cfg.run.seed)
     if rcfg.model.base_path is None and rcfg.pretrain.steps > 0 and pre_tasks:
         start = time.perf_counter()
         losses = pretrain_base(model, tokenizer, pre_tasks, rcfg, cfg.run.seed, log=log)
-        log({"stage": "pretrain", "seconds": round(time.perf_counter() - start, 1), "final_loss": losses[-1]})
+        log(
+            {
+                "stage": "pretrain",
+                "seconds": round(time.perf_counter() - start, 1),
+                "final_loss": losses[-1],
+            }
+        )
         (out / "pretrain_losses.json").write_text(json.dumps(losses))
     save_base(model, tokenizer, base_dir)
     return base_dir
@@ -79,11 +95,15 @@ def _student(base_dir: Path, cfg: Config):
     from tgrd.rgsd.model import attach_lora
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
-    model = attach_lora(AutoModelForCausalLM.from_pretrained(str(base_dir)), cfg.rgsd.lora, seed=cfg.run.seed)
+    model = attach_lora(
+        AutoModelForCausalLM.from_pretrained(str(base_dir)), cfg.rgsd.lora, seed=cfg.run.seed
+    )
     return model, tokenizer
 
 
-def train_rgsd(cfg: Config, out: Path, base_dir: Path, train_path: Path, log: Callable[[dict], None]):
+def train_rgsd(
+    cfg: Config, out: Path, base_dir: Path, train_path: Path, log: Callable[[dict], None]
+):
     """Train the RGSD student (plain loop or Ray Train); returns (model, tokenizer, history)."""
     from tgrd.rgsd.trainer import latest_checkpoint, load_checkpoint, rgsd_objective, train
 
@@ -97,17 +117,31 @@ def train_rgsd(cfg: Config, out: Path, base_dir: Path, train_path: Path, log: Ca
         from tgrd.rgsd.distributed import fit_with_ray
 
         if not ray.is_initialized():
-            ray.init(address=cfg.ray.address, num_cpus=cfg.ray.num_cpus, include_dashboard=cfg.ray.include_dashboard)
+            ray.init(
+                address=cfg.ray.address,
+                num_cpus=cfg.ray.num_cpus,
+                include_dashboard=cfg.ray.include_dashboard,
+            )
         fit_with_ray(rcfg, base_dir, train_path, out / "rgsd", seed=cfg.run.seed)
     else:
         tasks = read_tasks(train_path)
-        train(model, rgsd_objective(tokenizer, rcfg.train), tasks, rcfg.train, ckpt_dir, cfg.run.seed, log=log)
+        train(
+            model,
+            rgsd_objective(tokenizer, rcfg.train),
+            tasks,
+            rcfg.train,
+            ckpt_dir,
+            cfg.run.seed,
+            log=log,
+        )
     _, history = load_checkpoint(latest_checkpoint(ckpt_dir), model)
     log({"stage": "rgsd", "seconds": round(time.perf_counter() - start, 1)})
     return model, tokenizer, history
 
 
-def train_sft(cfg: Config, out: Path, base_dir: Path, train_path: Path, log: Callable[[dict], None]):
+def train_sft(
+    cfg: Config, out: Path, base_dir: Path, train_path: Path, log: Callable[[dict], None]
+):
     """Train the SFT baseline with the same budget; returns (model, history)."""
     from tgrd.rgsd.sft import sft_objective
     from tgrd.rgsd.trainer import latest_checkpoint, load_checkpoint, train
@@ -115,13 +149,23 @@ def train_sft(cfg: Config, out: Path, base_dir: Path, train_path: Path, log: Cal
     model, tokenizer = _student(base_dir, cfg)
     ckpt_dir = out / "sft" / "checkpoints"
     start = time.perf_counter()
-    train(model, sft_objective(tokenizer, cfg.rgsd.train), read_tasks(train_path), cfg.rgsd.train, ckpt_dir, cfg.run.seed, log=log)
+    train(
+        model,
+        sft_objective(tokenizer, cfg.rgsd.train),
+        read_tasks(train_path),
+        cfg.rgsd.train,
+        ckpt_dir,
+        cfg.run.seed,
+        log=log,
+    )
     _, history = load_checkpoint(latest_checkpoint(ckpt_dir), model)
     log({"stage": "sft", "seconds": round(time.perf_counter() - start, 1)})
     return model, history
 
 
-def run_rgsd(cfg: Config, out: str | Path, log: Callable[[dict], None] | None = None) -> dict[str, Any]:
+def run_rgsd(
+    cfg: Config, out: str | Path, log: Callable[[dict], None] | None = None
+) -> dict[str, Any]:
     """Run the whole workflow into ``out``; returns the metrics written to ``metrics.json``."""
     import torch
 
@@ -143,7 +187,9 @@ def run_rgsd(cfg: Config, out: str | Path, log: Callable[[dict], None] | None = 
     student_t, teacher_t = rcfg.train.student_template, rcfg.train.teacher_template
 
     def evaluate(model, template, **kw):
-        return evaluate_condition(model, tokenizer, eval_tasks, template, rcfg.eval, seed=cfg.run.seed, **kw)
+        return evaluate_condition(
+            model, tokenizer, eval_tasks, template, rcfg.eval, seed=cfg.run.seed, **kw
+        )
 
     start = time.perf_counter()
     conditions = {
@@ -158,7 +204,8 @@ def run_rgsd(cfg: Config, out: str | Path, log: Callable[[dict], None] | None = 
     log({"stage": "evaluate", "seconds": round(time.perf_counter() - start, 1)})
     metrics = {
         "conditions": conditions,
-        "conditioning_gap": conditions["base_with_rubric"]["satisfaction"] - conditions["base_without_rubric"]["satisfaction"],
+        "conditioning_gap": conditions["base_with_rubric"]["satisfaction"]
+        - conditions["base_without_rubric"]["satisfaction"],
         "n_eval_prompts": len(eval_tasks),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -99,6 +99,8 @@ def build_base(
             id2label=id2label,
             label2id=label2id,
             pad_token_id=tokenizer.pad_token_id,
+            # A checkpoint's own head (other label count) is replaced: the head is trained anyway.
+            ignore_mismatched_sizes=True,
         )
     config = Qwen2Config(
         vocab_size=len(tokenizer),
