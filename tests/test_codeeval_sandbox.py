@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -276,3 +277,14 @@ def test_fallback_without_privileges_still_guards_sockets_and_kills_the_session(
     result = run(spinner, limits=SandboxLimits(timeout_s=1.0))
     assert result.reason == "timeout"
     assert _gone(int(result.stdout.split()[0]))
+
+
+@needs_root
+def test_stale_scratch_dirs_of_a_killed_holder_are_removed():
+    uid = isolation.SLOT_UID_BASE + isolation.SLOT_COUNT - 1  # a slot no test holds
+    stale = Path(tempfile.mkdtemp(prefix="tgrd-sbx-"))
+    ours = Path(tempfile.mkdtemp(prefix="tgrd-sbx-"))  # root-owned: not that slot's
+    os.chown(stale, uid, uid)
+    isolation._remove_stale_scratch(uid)
+    assert not stale.exists() and ours.is_dir()
+    ours.rmdir()

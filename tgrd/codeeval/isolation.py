@@ -30,6 +30,7 @@ import ctypes
 import fcntl
 import os
 import resource
+import shutil
 import signal
 import tempfile
 import time
@@ -203,8 +204,20 @@ def claim_slot_uid() -> int:
             continue
         _claimed[pid] = (fd, uid)
         reap_uid(uid)
+        _remove_stale_scratch(uid)
         return uid
     raise RuntimeError(f"all {SLOT_COUNT} sandbox uids in use (lock files in {LOCK_DIR})")
+
+
+def _remove_stale_scratch(uid: int) -> None:
+    """Scratch dirs a killed previous holder of this uid left in the temp dir (the sandbox
+    chowns each scratch dir to its slot uid, and a slot has one holder at a time)."""
+    for entry in Path(tempfile.gettempdir()).glob("tgrd-sbx-*"):
+        try:
+            if entry.lstat().st_uid == uid and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:  # removed concurrently
+            continue
 
 
 def reap_uid(uid: int, *, until_gone: bool = False, deadline_s: float = 2.0) -> bool:

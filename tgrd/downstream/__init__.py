@@ -14,11 +14,6 @@ from __future__ import annotations
 
 import zlib
 
-# settings.py subclasses tgrd.config.StrictModel and tgrd.config composes settings.py's sections:
-# importing the schema first makes `import tgrd.downstream.settings` work from a cold process
-# (a Ray worker unpickling a DownstreamConfig) instead of failing on the circular import.
-import tgrd.config  # noqa: F401,E402
-
 
 def stable_seed(*parts: object) -> int:
     """A seed from crc32 of ``parts``: identical in every process (``hash()`` is salted)."""
