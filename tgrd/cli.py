@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "score": "tgrd.commands.score",
     "groundtruth": "tgrd.commands.groundtruth",
     "calibrate": "tgrd.commands.calibrate",
+    "report": "tgrd.commands.report",
 }
 
 

@@ -86,6 +86,9 @@ def verifier_table(inputs: ReportInputs, n_resamples: int = 2000) -> dict[str, d
                 continue
             x = [dvs[c] for c in cands]
             y = [_mean(inputs.dbs[task][c]) for c in cands]
+            if len(set(y)) < 2:  # every candidate trained equally well: nothing to rank against
+                row[task] = {"k": len(cands), "constant_dbs": True}
+                continue
             if len(set(x)) < 2:
                 row[task] = {"k": len(cands), "constant_dvs": True}
                 continue
@@ -162,6 +165,8 @@ def _table1_markdown(
             rep = table.get(v, {}).get(t)
             if rep is None:
                 lines.append(f"| {v} | {t} | not run | | | | |")
+            elif rep.get("constant_dbs"):
+                lines.append(f"| {v} | {t} | constant DBS: no ground-truth ranking | | | | |")
             elif rep.get("constant_dvs"):
                 lines.append(f"| {v} | {t} | constant DVS: no ranking | | | | |")
             else:

@@ -33,20 +33,28 @@ def dataset_value_score(
     rows: list[dict[str, Any]], score_map: dict[str, float], gate_fail_score: float
 ) -> dict[str, Any]:
     """DVS from label rows (``status``, ``label``) as written by the labeling stage."""
-    scores, failed = [], 0
+    scores, failed, classes = [], 0, {}
     for row in rows:
         if row["status"] == "gate_fail":
             scores.append(gate_fail_score)
+            classes["GATE_FAIL"] = classes.get("GATE_FAIL", 0) + 1
         elif row["label"] is not None:
             if row["label"] not in score_map:
                 raise ValueError(
                     f"score map has no entry for class {row['label']!r}: {sorted(score_map)}"
                 )
             scores.append(score_map[row["label"]])
+            classes[row["label"]] = classes.get(row["label"], 0) + 1
         else:
             failed += 1
     dvs = sum(scores) / len(scores) if scores else float("nan")
-    return {"dvs": dvs, "m": len(rows), "scored": len(scores), "unlabeled": failed}
+    return {
+        "dvs": dvs,
+        "m": len(rows),
+        "scored": len(scores),
+        "unlabeled": failed,
+        "class_counts": dict(sorted(classes.items())),
+    }
 
 
 def run_verifier(candidates: dict[str, list[dict[str, Any]]], verifier: str, cfg: Any, m: int = 128,
