@@ -232,3 +232,15 @@ def test_two_node_cluster_runs_smoke_pipeline_via_jobs_api(tmp_path):
             if proc is not None:
                 stop_node(proc)
         subprocess.run(["rm", "-rf", str(temp)], check=False)
+
+
+@pytest.mark.parametrize("name", ["pipeline", "gate", "label", "distill", "score", "groundtruth",
+                                  "calibrate", "rgsd"])
+def test_every_job_shows_its_local_and_submit_lines(name):
+    import ast
+
+    path = ROOT / "jobs" / f"{name}.py"
+    doc = ast.get_docstring(ast.parse(path.read_text()))
+    assert doc, f"{path} needs a module docstring"
+    assert f"python jobs/{name}.py" in doc
+    assert "ray job submit" in doc and "--runtime-env cluster/runtime_env.yaml" in doc
