@@ -234,8 +234,9 @@ def test_two_node_cluster_runs_smoke_pipeline_via_jobs_api(tmp_path):
         subprocess.run(["rm", "-rf", str(temp)], check=False)
 
 
-@pytest.mark.parametrize("name", ["pipeline", "gate", "label", "distill", "score", "groundtruth",
-                                  "calibrate", "rgsd"])
+@pytest.mark.parametrize(
+    "name", ["pipeline", "gate", "label", "distill", "score", "groundtruth", "calibrate", "rgsd"]
+)
 def test_every_job_shows_its_local_and_submit_lines(name):
     import ast
 
@@ -244,3 +245,35 @@ def test_every_job_shows_its_local_and_submit_lines(name):
     assert doc, f"{path} needs a module docstring"
     assert f"python jobs/{name}.py" in doc
     assert "ray job submit" in doc and "--runtime-env cluster/runtime_env.yaml" in doc
+
+
+def test_paper_config_demands_fit_the_cluster_shapes():
+    """What the paper config asks Ray for (CPUs, GPUs per actor/trial/worker) exists on a node type."""
+    from tgrd.config import load_config
+
+    cfg = load_config(ROOT / "configs" / "paper" / "tgrd.yaml")
+    for path in (CLUSTER / "aws" / "tgrd-cluster.yaml", CLUSTER / "gcp" / "tgrd-cluster.yaml"):
+        types = load(path)["available_node_types"].values()
+        nodes = [t["resources"] for t in types]
+        cpu_nodes = [n for n in nodes if n.get("CPU", 0) > 0]
+
+        def fits(cpu: float, gpu: float = 0) -> bool:
+            return any(n.get("CPU", 0) >= cpu and n.get("GPU", 0) >= gpu for n in cpu_nodes)
+
+        assert fits(cfg.gates.actor_num_cpus), f"{path}: no node for a gate actor"
+        assert fits(cfg.teacher.actor_num_cpus), f"{path}: no node for a labeling actor"
+        assert fits(cfg.downstream.cpus_per_trial, cfg.downstream.gpus_per_trial), (
+            f"{path}: no node for a trial"
+        )
+        # DDP workers of one student fit on one multi-GPU node (NVLink, no cross-node NCCL).
+        assert fits(cfg.student.train.num_workers * 1, cfg.student.train.num_workers), (
+            f"{path}: student"
+        )
+        assert fits(cfg.score.actor_num_cpus, 1), f"{path}: no GPU node for scoring actors"
+    # The KubeRay groups offer the same GPU shape as the trials ask for.
+    rc = load(CLUSTER / "kuberay" / "raycluster.yaml")
+    gpu_groups = [g for g in rc["spec"]["workerGroupSpecs"] if "num-gpus" in g["rayStartParams"]]
+    assert (
+        gpu_groups
+        and float(gpu_groups[0]["rayStartParams"]["num-gpus"]) >= cfg.downstream.gpus_per_trial
+    )
