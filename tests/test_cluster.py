@@ -257,8 +257,8 @@ def test_paper_config_demands_fit_the_cluster_shapes():
         nodes = [t["resources"] for t in types]
         cpu_nodes = [n for n in nodes if n.get("CPU", 0) > 0]
 
-        def fits(cpu: float, gpu: float = 0) -> bool:
-            return any(n.get("CPU", 0) >= cpu and n.get("GPU", 0) >= gpu for n in cpu_nodes)
+        def fits(cpu: float, gpu: float = 0, shapes: list = cpu_nodes) -> bool:
+            return any(n.get("CPU", 0) >= cpu and n.get("GPU", 0) >= gpu for n in shapes)
 
         assert fits(cfg.gates.actor_num_cpus), f"{path}: no node for a gate actor"
         assert fits(cfg.teacher.actor_num_cpus), f"{path}: no node for a labeling actor"
