@@ -386,12 +386,24 @@ def write_report(
     if inputs.calibration:
         md += [
             "",
-            "## Score-map calibration",
+            "## Score-map calibration (mean ρ over tasks; quote the held-out columns)",
             "",
-            "```json",
-            json.dumps(inputs.calibration, indent=2, default=str),
-            "```",
+            "| verifier | paper map (fixed) | searched, in-sample | leave-one-task-out | leave-one-candidate-out | in-sample map |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
+        for v, r in inputs.calibration.items():
+            cells = [
+                _fmt((r.get(k) or {}).get("mean"))
+                for k in ("baseline", "in_sample", "leave_one_task_out", "leave_one_candidate_out")
+            ]
+            fitted = (r.get("in_sample") or {}).get("map") or {}
+            md.append(
+                f"| {v} | "
+                + " | ".join(cells)
+                + " | "
+                + ", ".join(f"{c} {x:.2f}" for c, x in fitted.items())
+                + " |"
+            )
     md += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     (out / "report.md").write_text("\n".join(md) + "\n")
     return result
