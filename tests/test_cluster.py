@@ -206,7 +206,10 @@ def test_two_node_cluster_runs_smoke_pipeline_via_jobs_api(tmp_path):
 
         out = tmp_path / "run"
         job_id = client.submit_job(
-            entrypoint=f"python jobs/pipeline.py --config configs/smoke.yaml --out {out}",
+            # The Ray Data stages and the teacher's labeling actors spread over both nodes; the
+            # torch stages (distill, ground truth) are covered by tests/test_pipeline.py.
+            entrypoint=f"python jobs/pipeline.py --config configs/smoke.yaml --out {out} "
+            "pipeline.stages=[synth,gate,label]",
             runtime_env={
                 "working_dir": str(ROOT),
                 "excludes": [".venv", "runs", ".git", "**/__pycache__", ".pytest_cache"],
@@ -227,6 +230,9 @@ def test_two_node_cluster_runs_smoke_pipeline_via_jobs_api(tmp_path):
         for task in ("code", "finqa"):
             assert (out / "gate" / task / "gated.parquet").is_file()
             assert (out / "gate" / task / "_SUCCESS").is_file()
+        for rubric in ("3way", "5way"):
+            assert (out / "label" / rubric / "labels.parquet").is_file()
+            assert (out / "label" / rubric / "_SUCCESS").is_file()
     finally:
         for proc in (worker, head):
             if proc is not None:
