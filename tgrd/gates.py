@@ -406,11 +406,16 @@ def _repetition_reasons(responses: pa.Array, cfg: GateConfig) -> np.ndarray:
             later = k[~is_first]
             if len(later) == 0:
                 continue
-            # Interval cover of [later, later + n) by a difference array.
-            diff = np.bincount(later, minlength=len(wid) + n) - np.bincount(
-                later + n, minlength=len(wid) + n
-            )
-            covered = np.flatnonzero(np.cumsum(diff[: len(wid)]) > 0)
+            # Word positions covered by [later, later + n): few repeats (the usual case) are
+            # expanded directly; many use a difference array over the whole batch.
+            if len(later) * n < len(wid) // 4:
+                covered = np.unique((later[:, None] + np.arange(n)).ravel())
+            else:
+                diff = np.bincount(later, minlength=len(wid) + n) - np.bincount(
+                    later + n, minlength=len(wid) + n
+                )
+                covered = np.flatnonzero(np.cumsum(diff[: len(wid)]) > 0)
+
             dup_chars = np.bincount(owner[covered], weights=word_len[covered], minlength=n_rows)
             flag(np.flatnonzero(dup_chars / np.maximum(text_len, 1) > frac), dup_ngram_reason(n))
     return reasons
