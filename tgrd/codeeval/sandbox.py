@@ -193,9 +193,13 @@ def run_program(
     try:
         (scratch / "program.py").write_text(source)
         home = "/tmp" if iso.fs == "private-tmp" else str(scratch)
-        argv = [limits.python, "-I", "program.py"]
+        # The resolved interpreter, not a virtualenv's symlink to it: a venv that lives under
+        # /tmp (a fresh CI clone, say) vanishes inside the sandbox, whose scratch dir is bound
+        # over /tmp. Programs run isolated (-I) on the standard library either way.
+        python = os.path.realpath(limits.python)
+        argv = [python, "-I", "program.py"]
         if iso.net == "socket-guard":
-            argv = [limits.python, "-I", str(_GUARD), "program.py"]
+            argv = [python, "-I", str(_GUARD), "program.py"]
         if uid is not None:
             os.chown(scratch, uid, uid)
         os.chmod(scratch, 0o700)
