@@ -59,8 +59,10 @@ def main() -> None:
             f"{timing['sum_trial_s']:.1f} s of trial time on {slots:.0f} slots"
         )
         print(f"sweep utilisation      : {util:6.1%}   (goal >= 85 %)")
-        print(f"speed-up vs sequential : {timing['sum_trial_s'] / timing['sweep_s']:6.2f}x "
-              f"(sequential baseline = sum of trial time)")
+        print(
+            f"speed-up vs sequential : {timing['sum_trial_s'] / timing['sweep_s']:6.2f}x "
+            f"(sequential baseline = sum of trial time)"
+        )
 
 
 if __name__ == "__main__":

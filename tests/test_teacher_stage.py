@@ -45,8 +45,13 @@ def test_dataset_value_score_counts_failures_separately():
         {"status": "failed", "label": None},
     ]
     out = dataset_value_score(rows, {"PASS": 1.0, "INCORRECT": 0.0}, gate_fail_score=0.0)
-    assert out == {"dvs": 1 / 3, "m": 4, "scored": 3, "unlabeled": 1,
-                   "class_counts": {"GATE_FAIL": 1, "INCORRECT": 1, "PASS": 1}}
+    assert out == {
+        "dvs": 1 / 3,
+        "m": 4,
+        "scored": 3,
+        "unlabeled": 1,
+        "class_counts": {"GATE_FAIL": 1, "INCORRECT": 1, "PASS": 1},
+    }
 
 
 def test_verifiers_rank_clean_above_dirty(tmp_path):
