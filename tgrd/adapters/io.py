@@ -7,36 +7,17 @@ write_jsonl("out/records.jsonl", rows)
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from tgrd.jsonl import read_json_objects
+
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """All objects of a ``.jsonl`` or ``.jsonl.gz`` file.
-
-    Raises:
-        ValueError: a line is not JSON or not an object; the message names file and line.
-    """
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{line_no}: invalid JSON: {exc}") from None
-            if not isinstance(row, dict):
-                raise ValueError(
-                    f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}"
-                )
-            rows.append(row)
-    return rows
+    """All objects of a ``.jsonl`` or ``.jsonl.gz`` file (errors name file and line)."""
+    return [obj for _, obj in read_json_objects(path)]
 
 
 def require(row: dict[str, Any], keys: Iterable[str], where: str) -> None:

@@ -19,12 +19,12 @@ with the prompt the model saw (the sample's own, in the CodeT layout).
 from __future__ import annotations
 
 import difflib
-import gzip
-import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+
+from tgrd.jsonl import read_json_objects
 
 PROBLEM_KEYS = ("task_id", "prompt", "entry_point", "test")
 # Codex's stop sequences (Chen et al. 2021), also CodeT's post-processing: a completion
@@ -45,21 +45,7 @@ class Sample:
 
 def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     """``(line number, object)`` for every non-blank line of a JSONL or .jsonl.gz file."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object")
-            rows.append((lineno, obj))
-    return rows
+    return read_json_objects(path)
 
 
 def load_problems(path: str | Path) -> dict[str, dict]:

@@ -15,12 +15,12 @@ by running prompt + completion + hidden tests in the sandbox (:mod:`tgrd.downstr
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tgrd.downstream import stable_seed
+from tgrd.jsonl import read_json_objects
 
 if TYPE_CHECKING:
     from tgrd.downstream.settings import DownstreamConfig
@@ -50,19 +50,12 @@ def candidate_pairs(path: str | Path) -> tuple[list[tuple[str, str]], int]:
 def load_benchmark(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
     """Benchmark items (JSONL); each needs ``messages`` (the prompt) plus its grading keys."""
     items = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: invalid JSON: {exc}") from None
-            if not isinstance(item, dict) or not isinstance(item.get("messages"), list):
-                raise ValueError(f"{path}:{lineno}: benchmark item needs a 'messages' list")
-            items.append(item)
-            if limit is not None and len(items) >= limit:
-                break
+    for lineno, item in read_json_objects(path):
+        if not isinstance(item.get("messages"), list):
+            raise ValueError(f"{path}:{lineno}: benchmark item needs a 'messages' list")
+        items.append(item)
+        if limit is not None and len(items) >= limit:
+            break
     if not items:
         raise ValueError(f"{path}: empty benchmark")
     return items
