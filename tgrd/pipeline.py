@@ -311,12 +311,30 @@ def class_table(run_dir: Path) -> Path:
 
 
 def report_stage(cfg: Config, run_dir: Path) -> dict[str, Any]:
+    from tgrd import rundir
     from tgrd.report import write_report
     from tgrd.report_inputs import collect_inputs
 
-    inputs = collect_inputs(run_dir)
-    result = write_report(inputs, run_dir / "report")
-    return {"report": str(run_dir / "report" / "report.md"), "plots": result["plots"]}
+    out = run_dir / "report"
+    # Everything the report reads except pipeline.json (which changes with every run's timings).
+    sources = [
+        p
+        for pattern in (
+            "score/*/scores.json",
+            "groundtruth/dbs.parquet",
+            "label/*/summary.json",
+            "distill/3way/*.json",
+            "gate/*/summary.json",
+            "calibrate/calibration.json",
+        )
+        for p in run_dir.glob(pattern)
+    ]
+    fp = rundir.fingerprint({"report": 1}, sources)
+    if rundir.is_done(out, fp) and (out / "report.md").is_file():
+        return {"report": str(out / "report.md"), "skipped": True}
+    result = write_report(collect_inputs(run_dir), out)
+    rundir.mark_done(out, fp)
+    return {"report": str(out / "report.md"), "plots": result["plots"]}
 
 
 def run_pipeline(
