@@ -78,6 +78,33 @@ def grade(
     return [score_item(it, a) for it, a in zip(items, answers, strict=True)]
 
 
+def trial_result(
+    passed: list[bool],
+    items: list[dict[str, Any]],
+    pairs: list[tuple[str, str]],
+    n_bad: int,
+    losses: list[float],
+    answers: list[str],
+    t0: float,
+    t1: float,
+) -> dict[str, Any]:
+    """One trial's report (both model paths): benchmark score, data counts, losses, timings.
+
+    ``t0`` marks the start of fine-tuning and ``t1`` the start of evaluation (perf_counter).
+    """
+    return {
+        "score": sum(passed) / len(passed),
+        "n_benchmark": len(items),
+        "n_train": len(pairs),
+        "n_quarantined": n_bad,
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "train_s": round(t1 - t0, 3),
+        "eval_s": round(time.perf_counter() - t1, 3),
+        "sample_answer": answers[0],
+    }
+
+
 def finetune_and_score(
     task: str,
     candidate_path: str | Path,
@@ -118,15 +145,4 @@ def finetune_and_score(
     t1 = time.perf_counter()
     answers = model.generate(vocab, [benchmark_prompt(it) for it in items], c.max_new_chars)
     passed = grade(task, items, answers, cfg.code_timeout_s)
-    t2 = time.perf_counter()
-    return {
-        "score": sum(passed) / len(passed),
-        "n_benchmark": len(items),
-        "n_train": len(pairs),
-        "n_quarantined": n_bad,
-        "train_loss_first": losses[0] if losses else None,
-        "train_loss_last": losses[-1] if losses else None,
-        "train_s": round(t1 - t0, 3),
-        "eval_s": round(t2 - t1, 3),
-        "sample_answer": answers[0],
-    }
+    return trial_result(passed, items, pairs, n_bad, losses, answers, t0, t1)

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tgrd.downstream import stable_seed
-from tgrd.downstream.finetune import benchmark_prompt, candidate_pairs, grade, load_benchmark
+from tgrd.downstream.finetune import (
+    benchmark_prompt,
+    candidate_pairs,
+    grade,
+    load_benchmark,
+    trial_result,
+)
 
 if TYPE_CHECKING:
     from tgrd.downstream.settings import DownstreamConfig
@@ -146,14 +152,4 @@ def finetune_and_score_hf(
         model, tok, [benchmark_prompt(it) for it in items], h.max_new_tokens, h.batch_size
     )
     passed = grade(task, items, answers, cfg.code_timeout_s)
-    return {
-        "score": sum(passed) / len(passed),
-        "n_benchmark": len(items),
-        "n_train": len(pairs),
-        "n_quarantined": n_bad,
-        "train_loss_first": losses[0] if losses else None,
-        "train_loss_last": losses[-1] if losses else None,
-        "train_s": round(t1 - t0, 3),
-        "eval_s": round(time.perf_counter() - t1, 3),
-        "sample_answer": answers[0],
-    }
+    return trial_result(passed, items, pairs, n_bad, losses, answers, t0, t1)
