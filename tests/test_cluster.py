@@ -3,6 +3,7 @@ machine runs the smoke pipeline submitted through the Jobs API with a working di
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -190,8 +191,15 @@ def test_two_node_cluster_runs_smoke_pipeline_via_jobs_api(tmp_path):
             except Exception:  # dashboard not up yet
                 time.sleep(2)
         assert client is not None, (tmp_path / "head.log").read_text()[-3000:]
+        # Each node needs its own temp dir, as separate machines have: nodes sharing one session
+        # dir share runtime_resources/, and the second node's runtime-env agent replaces the
+        # working_dir copy that is the job driver's cwd (getcwd() then fails, and torch's
+        # bundled oneMKL aborts the driver with "Cannot load libtorch_cpu.so").
+        worker_temp = Path(f"{temp}_w")
         worker = start_node(
-            [f"--address=127.0.0.1:{gcs}", "--num-cpus=1"], env, tmp_path / "worker.log"
+            [f"--address=127.0.0.1:{gcs}", "--num-cpus=1", f"--temp-dir={worker_temp}"],
+            env,
+            tmp_path / "worker.log",
         )
         status = ""
         while time.time() < deadline and "2 node" not in status and status.count("node_") < 2:
@@ -206,23 +214,22 @@ def test_two_node_cluster_runs_smoke_pipeline_via_jobs_api(tmp_path):
 
         out = tmp_path / "run"
         job_id = client.submit_job(
-            # The Ray Data stages and the teacher's labeling actors spread over both nodes; the
-            # torch stages (distill, ground truth) are covered by tests/test_pipeline.py.
-            entrypoint=f"python jobs/pipeline.py --config configs/smoke.yaml --out {out} "
-            "pipeline.stages=[synth,gate,label]",
+            # The whole smoke pipeline: Ray Data gating and labeling actors, Ray Train
+            # distillation, scoring actors and the Ray Tune ground-truth sweep, over both nodes.
+            entrypoint=f"python jobs/pipeline.py --config configs/smoke.yaml --out {out}",
             runtime_env={
                 "working_dir": str(ROOT),
                 "excludes": [".venv", "runs", ".git", "**/__pycache__", ".pytest_cache"],
                 "env_vars": {"RAY_DATA_DISABLE_PROGRESS_BARS": "1"},
             },
         )
-        end = time.time() + 300
+        end = time.time() + 480
         while client.get_job_status(job_id) not in {
             JobStatus.SUCCEEDED,
             JobStatus.FAILED,
             JobStatus.STOPPED,
         }:
-            assert time.time() < end, "job did not finish in 300 s"
+            assert time.time() < end, "job did not finish in 480 s"
             time.sleep(2)
         logs = client.get_job_logs(job_id)
         assert client.get_job_status(job_id) == JobStatus.SUCCEEDED, logs[-4000:]
@@ -233,11 +240,22 @@ def test_two_node_cluster_runs_smoke_pipeline_via_jobs_api(tmp_path):
         for rubric in ("3way", "5way"):
             assert (out / "label" / rubric / "labels.parquet").is_file()
             assert (out / "label" / rubric / "_SUCCESS").is_file()
+        for stage in ("distill", "score", "groundtruth", "calibrate", "report"):
+            assert (out / stage).is_dir(), f"stage {stage} wrote nothing"
+        assert (out / "report" / "report.md").is_file() and "Table 1" in logs
+        for verifier in ("llm-only", "tool+llm", "tool+distilled", "distill-5way"):
+            scores = json.loads((out / "score" / verifier / "scores.json").read_text())
+            assert scores, f"no scores from {verifier}"
+            assert (out / "score" / verifier / "_SUCCESS").is_file()
+        # The second node did run the job's tasks and actors (worker logs carry the job id).
+        job_hex = client.get_job_info(job_id).job_id
+        worker_logs = list(worker_temp.glob(f"session_*/logs/worker-*-{job_hex}-*.out"))
+        assert worker_logs, f"no worker of job {job_hex} ran on the second node"
     finally:
         for proc in (worker, head):
             if proc is not None:
                 stop_node(proc)
-        subprocess.run(["rm", "-rf", str(temp)], check=False)
+        subprocess.run(["rm", "-rf", str(temp), f"{temp}_w"], check=False)
 
 
 @pytest.mark.parametrize(
