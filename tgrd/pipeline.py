@@ -142,8 +142,8 @@ def pooled_training_records(run_dir: Path, cfg: Config) -> Path:
 def write_if_changed(table: Any, path: Path) -> Path:
     """Write a derived Parquet file only when its content changes.
 
-    Later stages fingerprint their input files by mtime; rewriting identical content would
-    make every rerun redo them, so an unchanged table leaves the file untouched.
+    An unchanged table leaves the file (and its mtime) untouched, so a rerun neither rehashes it
+    for later stages' fingerprints nor uploads it again to a mirrored run's URI.
     """
     import io
 
@@ -341,10 +341,18 @@ def run_pipeline(
     cfg: Config, run_dir: str | Path | None = None, use_ray: bool = True
 ) -> dict[str, Any]:
     """Run the configured stages; returns {stage: summary} and writes RUN_DIR/pipeline.json."""
-    from tgrd import rundir
+    from tgrd import storage
+
+    # A string, not a Path, until storage has looked at it: Path("s3://b/x") becomes "s3:/b/x".
+    location = str(run_dir) if run_dir else f"{str(cfg.run.root).rstrip('/')}/{cfg.run.name}"
+    with storage.run_location(location) as out:
+        return _run_stages(cfg, out, use_ray)
+
+
+def _run_stages(cfg: Config, out: Path, use_ray: bool) -> dict[str, Any]:
+    from tgrd import rundir, storage
     from tgrd.gate_stage import run_gate_stage
 
-    out = Path(run_dir) if run_dir else Path(cfg.run.root) / cfg.run.name
     unknown = [s for s in cfg.pipeline.stages if s not in STAGES]
     if unknown:
         raise ValueError(
@@ -401,5 +409,6 @@ def run_pipeline(
             (out / "pipeline.json").write_text(
                 json.dumps({**results, "stage_seconds": timings}, indent=2, default=str)
             )
+            storage.checkpoint(out)  # a run mirrored to a URI: this stage's outputs go up now
     results["stage_seconds"] = timings
     return results

@@ -42,12 +42,31 @@ def package_versions() -> dict[str, str | None]:
 
 
 def fingerprint(settings: Any, inputs: list[Path] | None = None) -> str:
-    """Hash of a stage's settings and its input files' paths, sizes and mtimes."""
+    """Hash of a stage's settings and its input files' names and contents.
+
+    Contents, not paths and mtimes: a run mirrored to cloud storage (tgrd/storage.py) is pulled
+    into a fresh staging directory with new mtimes, and its finished stages must still match.
+    """
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for path in sorted(inputs or []):
-        st = path.stat()
-        h.update(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+        h.update(f"{Path(path).name}|{file_digest(path)}".encode())
     return h.hexdigest()[:20]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: str | Path) -> str:
+    """blake2b of a file's bytes, memoised per (path, size, mtime) within the process."""
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as fh:
+            while chunk := fh.read(8 << 20):
+                h.update(chunk)
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
 
 
 def prepare(out_dir: str | Path, cfg: Config) -> Path:

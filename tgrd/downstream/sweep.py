@@ -14,6 +14,7 @@ only the trials that did not finish. Outputs: ``runs.parquet`` (one row per tria
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tgrd.downstream.settings import DownstreamConfig
+    from tgrd.storage import Mirror
 
 EXPERIMENT = "tune"
 
@@ -64,18 +66,28 @@ def downstream_trial(
     settings: dict[str, Any],
     cache_dir: str,
     cells: dict[str, dict[str, str]],
+    mirror: Mirror | None = None,
 ) -> None:
     """Ray Tune function trainable: one (task, candidate, seed) fine-tune and evaluation.
 
     ``config`` holds the grid point (``cell`` = "task/candidate", ``seed``); ``cells`` maps a cell
-    to its files, so trial names and the experiment state stay short.
+    to its files, so trial names and the experiment state stay short. With a run mirrored to a
+    URI (``mirror``), the files are fetched onto this trial's node first.
     """
     from ray import tune
 
     from tgrd.downstream.settings import DownstreamConfig
+    from tgrd.storage import localize
 
     cfg = DownstreamConfig.model_validate(settings)
-    cell, seed = cells[config["cell"]], int(config["seed"])
+    cell, seed = dict(cells[config["cell"]]), int(config["seed"])
+    for key in ("candidate_path", "benchmark_path"):
+        cell[key] = str(localize(cell[key], mirror))
+    if mirror is not None and cfg.model != "hf_lora":
+        from tgrd.downstream.pretrain import base_key
+
+        with contextlib.suppress(FileNotFoundError):  # not published: trained below instead
+            mirror.localize(Path(cache_dir) / f"{base_key(cfg, seed)}.pt")
     t0 = time.perf_counter()
     if cfg.model == "hf_lora":
         from tgrd.downstream.hflora import finetune_and_score_hf
@@ -111,14 +123,13 @@ def _forget_stale_experiment(out: Path, cfg: DownstreamConfig, cells: dict[str, 
     ``Tuner.restore`` resumes the *saved* param space and trainable arguments, so a changed
     config would silently resume the old sweep. The grid's fingerprint is kept beside it.
     """
-    import shutil
-
     from tgrd.rundir import fingerprint
+    from tgrd.storage import delete_tree, storage_path
 
     stamp = out / "grid_fingerprint.txt"
     fp = fingerprint({"settings": cfg.model_dump(mode="json"), "cells": cells})
     if stamp.is_file() and stamp.read_text().strip() != fp:
-        shutil.rmtree(out / EXPERIMENT, ignore_errors=True)
+        delete_tree(storage_path(out / EXPERIMENT))
     stamp.write_text(fp + "\n")
 
 
@@ -126,12 +137,25 @@ def pretrain_bases(cache_dir: Path, cfg: DownstreamConfig) -> None:
     """Train the missing per-seed bases in parallel as Ray tasks (before any trial needs one)."""
     import ray
 
-    from tgrd.downstream.pretrain import pretrained_base
+    from tgrd.storage import active_mirror
 
     if cfg.model != "chargpt":
         return
-    task = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=0)(pretrained_base)
-    ray.get([task.remote(str(cache_dir), cfg, s) for s in cfg.seeds])
+    task = ray.remote(num_cpus=cfg.cpus_per_trial, num_gpus=0)(_pretrain_and_publish)
+    ray.get([task.remote(str(cache_dir), cfg, s, active_mirror()) for s in cfg.seeds])
+
+
+def _pretrain_and_publish(
+    cache_dir: str, cfg: DownstreamConfig, seed: int, mirror: Mirror | None
+) -> str:
+    """Train (or reuse) one base; with a mirrored run, upload it for trials on other nodes."""
+    from tgrd.downstream.pretrain import pretrained_base
+
+    path = pretrained_base(cache_dir, cfg, seed)
+    if mirror is not None:
+        mirror.publish(path)
+        mirror.publish(path.with_suffix(".json"))
+    return str(path)
 
 
 def run_sweep(
@@ -159,6 +183,7 @@ def run_sweep(
     from ray import tune
 
     from tgrd.downstream.dbs import dbs_table
+    from tgrd.storage import active_mirror, storage_path
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -173,14 +198,17 @@ def run_sweep(
         settings=cfg.model_dump(mode="json"),
         cache_dir=str(cache),
         cells=by_name,
+        # Only for a mirrored run, so a custom ``trainable`` need not know about mirrors.
+        **({"mirror": active_mirror()} if active_mirror() is not None else {}),
     )
     resources = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
     fn = tune.with_resources(fn, resources)
-    path = out / EXPERIMENT
+    # Tune keeps the experiment at OUT/tune, or at the run's URI when it is mirrored to one.
+    path = storage_path(out / EXPERIMENT)
     _forget_stale_experiment(out, cfg, by_name)
-    if tune.Tuner.can_restore(str(path)):
+    if tune.Tuner.can_restore(path):
         # Finished trials keep their results; errored ones run again from scratch.
-        tuner = tune.Tuner.restore(str(path), trainable=fn, resume_errored=True)
+        tuner = tune.Tuner.restore(path, trainable=fn, resume_errored=True)
     else:
         tuner = tune.Tuner(
             fn,
@@ -191,7 +219,7 @@ def run_sweep(
             tune_config=tune.TuneConfig(trial_dirname_creator=_trial_dirname),
             run_config=tune.RunConfig(
                 name=EXPERIMENT,
-                storage_path=str(out),
+                storage_path=storage_path(out),
                 failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
                 verbose=0,
             ),

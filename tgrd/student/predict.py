@@ -13,12 +13,15 @@ block), then restored to the input order. bf16 autocast on GPU; fp32 on CPU.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from tgrd.student.settings import ScoreConfig
+
+if TYPE_CHECKING:
+    from tgrd.storage import Mirror
 
 
 class StudentPredictor:
@@ -31,11 +34,14 @@ class StudentPredictor:
         length_bucketing: bool = True,
         device: str | None = None,
         threads: int = 1,
+        mirror: Mirror | None = None,
     ):
         import torch
 
+        from tgrd.storage import localize
         from tgrd.student.model import load_student
 
+        student_dir = localize(student_dir, mirror)  # fetched onto this node if mirrored
         torch.set_num_threads(threads)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model, self.tokenizer, self.meta = load_student(student_dir, device=self.device)
@@ -95,6 +101,7 @@ def predict_dataset(table: pa.Table, student_dir: str | Path, cfg: ScoreConfig) 
     """
     import ray
 
+    from tgrd.storage import active_mirror
     from tgrd.student.ray_train import resolve_use_gpu
 
     if table.num_rows == 0:
@@ -115,6 +122,7 @@ def predict_dataset(table: pa.Table, student_dir: str | Path, cfg: ScoreConfig) 
             "batch_size": cfg.batch_size,
             "length_bucketing": cfg.length_bucketing,
             "threads": cfg.threads,
+            "mirror": active_mirror(),
         },
         batch_size=block_rows,
         batch_format="pyarrow",

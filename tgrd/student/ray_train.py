@@ -26,6 +26,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     import ray.train
     import ray.train.torch
 
+    from tgrd.storage import localize
     from tgrd.student.data import build_examples
     from tgrd.student.train import fit
     from tgrd.student.training_record import save_final
@@ -33,7 +34,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     cfg = StudentConfig.model_validate(config["student"])
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    data = build_examples(config["gated"], config["labels"], cfg.data)
+    mirror = config.get("mirror")  # a run mirrored to a URI: fetch the inputs onto this node
+    data = build_examples(
+        localize(config["gated"], mirror), localize(config["labels"], mirror), cfg.data
+    )
 
     def report(metrics: dict[str, Any], path: Path | None) -> None:
         scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
@@ -81,14 +85,16 @@ def train_with_ray(
     """Fit with a ``TorchTrainer`` of ``cfg.train.num_workers`` workers; Ray must be initialised.
 
     The finished student is copied to ``out_dir/student``; Ray's run state (checkpoints) lives
-    in ``out_dir/ray`` (use shared storage on a multi-node cluster, and paths to inputs every
-    node can read).
+    in ``out_dir/ray``: on a multi-node cluster that is shared storage, or the run's URI when
+    it is mirrored to cloud storage (tgrd/storage.py; workers then fetch their inputs).
 
     Returns:
         The student directory.
     """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
+
+    from tgrd.storage import active_mirror, storage_path
 
     tc = cfg.train
     use_gpu = resolve_use_gpu(tc.use_gpu)
@@ -99,6 +105,7 @@ def train_with_ray(
             "student": cfg.model_dump(mode="json"),
             "gated": str(Path(gated).resolve()),
             "labels": str(Path(labels).resolve()),
+            "mirror": active_mirror(),
         },
         scaling_config=ScalingConfig(
             num_workers=tc.num_workers,
@@ -108,7 +115,7 @@ def train_with_ray(
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
         run_config=RunConfig(
             name=run_name,
-            storage_path=str(out / "ray"),
+            storage_path=storage_path(out / "ray"),
             failure_config=FailureConfig(max_failures=tc.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
         ),

@@ -149,6 +149,28 @@ class LabelActor:
         return table.append_column("batch_stats", pa.array(stats, type=pa.string()))
 
 
+def _placement(cfg: TeacherConfig) -> dict[str, Any]:
+    """Ray options that keep the labeling actors on the driver's node when they must be there.
+
+    Two cases: a teacher on the loopback interface (the local simulated teacher listens on
+    127.0.0.1 of the driver's node), and a run mirrored to a URI (the label cache is a SQLite
+    file in the driver's staging directory; actors elsewhere could not share it). Otherwise the
+    actors spread over the CPU workers, sharing the cache on the run's shared filesystem.
+    """
+    from urllib.parse import urlparse
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from tgrd.storage import active_mirror
+
+    host = urlparse(cfg.base_url or "").hostname or ""
+    if active_mirror() is None and host not in ("127.0.0.1", "localhost", "::1"):
+        return {}
+    node = ray.get_runtime_context().get_node_id()
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=False)}
+
+
 def label_with_ray(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: str | None = None,
                    progress: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
     """Label through a Ray Data actor pool (``cfg.actors`` actors sharing the rate limits)."""
@@ -174,6 +196,7 @@ def label_with_ray(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: st
         batch_size=cfg.batch_size,
         compute=ray.data.ActorPoolStrategy(size=cfg.actors),
         num_cpus=cfg.actor_num_cpus,  # fractional: read tasks must not starve on 2 cores
+        **_placement(cfg),
     )
     prog = Progress(len(records)) if progress else None
     out, stats = [], Counter()
