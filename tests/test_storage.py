@@ -132,3 +132,20 @@ def test_pipeline_resumes_from_the_uri_on_a_fresh_head_node(tmp_path, monkeypatc
     assert again["synth"]["skipped"] is True
     assert all(again[f"gate/{t}"].get("skipped") for t in ("code", "finqa")), again
     assert os.listdir(tmp_path / "head2")  # the second head worked from its own staging copy
+
+
+def test_cli_gate_reads_and_writes_uris(tmp_path, monkeypatch, shared_data, capsys):
+    """`tgrd gate s3://.../in.json --out s3://.../gate`: the input is copied into the mirrored run
+    (so workers anywhere can fetch it) and the outputs land at the URI."""
+    from tgrd.cli import main
+
+    monkeypatch.setenv("TGRD_STAGING", str(tmp_path / "staging"))
+    source = shared_data / "llamafactory_demo" / "identity.json"
+    out = tmp_path / "bucket" / "gate"
+    rc = main(["gate", f"file://{source}", "--out", f"file://{out}", "--no-ray"])
+    assert rc == 0, capsys.readouterr().err
+    assert (out / "gated.parquet").is_file() and (out / "summary.json").is_file()
+    assert list((out / "_inputs").glob("*/identity.json"))
+    # A URI input with a local --out is refused with the flag named.
+    rc = main(["gate", f"file://{source}", "--out", str(tmp_path / "local")])
+    assert rc == 2 and "argument inputs (['file://" in capsys.readouterr().err

@@ -55,13 +55,54 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(not_overrides)}")
     args.overrides = list(getattr(args, "overrides", [])) + extra
     try:
-        return int(args._run(args) or 0)
+        return int(run_with_storage(args) or 0)
     except ConfigError as exc:
         print(f"tgrd {args.command}: config error:\n{exc}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError) as exc:
         print(f"tgrd {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def run_with_storage(args: argparse.Namespace) -> int:
+    """Run a command; with ``--out`` at a URI, in a local mirror of it (tgrd/storage.py).
+
+    Input paths given as URIs (``--gated s3://...``) are copied into the mirrored run first.
+    """
+    from tgrd import storage
+
+    out = getattr(args, "out", None)
+    uri_args = {
+        key: value
+        for key, value in vars(args).items()
+        if key not in ("out", "overrides", "command", "_run")
+        and any(
+            storage.is_uri(v)
+            for v in (value if isinstance(value, list) else [value])
+            if isinstance(v, str)
+        )
+    }
+    if out is None or not storage.is_uri(out):
+        if uri_args:
+            key, value = next(iter(uri_args.items()))
+            raise ValueError(
+                f"argument {key} ({value}) is a URI: inputs may be URIs only when --out is one "
+                "too (the run is then mirrored there and the inputs are copied into it)"
+            )
+        return args._run(args)
+    with storage.run_location(out) as local:
+        mirror = storage.active_mirror()
+        assert mirror is not None
+
+        def fetch(value: str) -> str:
+            return str(storage.fetch_input(value, mirror)) if storage.is_uri(value) else value
+
+        for key, value in uri_args.items():
+            setattr(
+                args, key, [fetch(v) for v in value] if isinstance(value, list) else fetch(value)
+            )
+        args.out = str(local)
+        return args._run(args)
 
 
 if __name__ == "__main__":

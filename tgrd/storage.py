@@ -105,17 +105,8 @@ class Mirror:
         if info.type == pafs.FileType.NotFound:
             raise FileNotFoundError(f"{p}: not on this node and not at {self.remote(p)}")
         with _node_lock(p):
-            if p.exists():  # another worker on this node fetched it meanwhile
-                return p
-            tmp = p.with_name(f".{p.name}.partial-{os.getpid()}")
-            if info.type == pafs.FileType.File:
-                _download(fs, root, tmp)
-            else:
-                for entry in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
-                    if entry.type == pafs.FileType.File:
-                        _download(fs, entry.path, tmp / entry.path[len(root) :].lstrip("/"))
-                tmp.mkdir(parents=True, exist_ok=True)
-            tmp.replace(p)
+            if not p.exists():  # else another worker on this node fetched it meanwhile
+                _download_tree(fs, root, info, p)
         return p
 
     def publish(self, path: str | os.PathLike[str]) -> int:
@@ -202,6 +193,21 @@ def _download(fs: Any, src: str, dest: Path) -> None:
     tmp.replace(dest)  # a killed download never leaves half a file under the real name
 
 
+def _download_tree(fs: Any, root: str, info: Any, dest: Path) -> None:
+    """Download a file or a whole directory to ``dest``, which appears only when complete."""
+    import pyarrow.fs as pafs
+
+    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    if info.type == pafs.FileType.File:
+        _download(fs, root, tmp)
+    else:
+        for entry in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+            if entry.type == pafs.FileType.File:
+                _download(fs, entry.path, tmp / entry.path[len(root) :].lstrip("/"))
+        tmp.mkdir(parents=True, exist_ok=True)
+    tmp.replace(dest)
+
+
 def _upload(src: Path, fs: Any, dest: str) -> None:
     parent = dest.rsplit("/", 1)[0]
     if parent:
@@ -266,6 +272,27 @@ def run_location(location: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         _ACTIVE.pop()
         mirror.push()
+
+
+def fetch_input(uri: str, mirror: Mirror) -> Path:
+    """Copy an input named by URI into the mirrored run (``_inputs/``) and return its path.
+
+    The copy is pushed back under the run's URI at once, so workers on other nodes can
+    :meth:`Mirror.localize` it like any other file of the run.
+    """
+    import pyarrow.fs as pafs
+
+    fs, root = _filesystem(uri)
+    info = fs.get_file_info(root)
+    if info.type == pafs.FileType.NotFound:
+        raise FileNotFoundError(f"{uri}: no such file or directory")
+    name = root.rstrip("/").rsplit("/", 1)[-1] or "input"
+    dest = Path(mirror.local) / "_inputs" / hashlib.sha256(uri.encode()).hexdigest()[:12] / name
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _download_tree(fs, root, info, dest)
+    mirror.push(dest)
+    return dest
 
 
 def checkpoint(path: str | os.PathLike[str]) -> int:

@@ -63,6 +63,8 @@ def search_score_map(
     """Run the search on Tune and return the cross-validated report (see calibrate.py)."""
     from ray import tune
 
+    from tgrd.storage import storage_path
+
     classes = list(cfg.classes)
     n_trials = search_blocks(cfg.num_samples, cfg.maps_per_trial)
     fn = tune.with_parameters(
@@ -73,7 +75,8 @@ def search_score_map(
         seed=cfg.seed,
     )
     fn = tune.with_resources(fn, {"cpu": cfg.cpus_per_trial})
-    storage = str(Path(out_dir).resolve()) if out_dir is not None else None
+    # Tune's state beside the stage's outputs, or at the run's URI when mirrored (tgrd/storage.py).
+    storage = storage_path(out_dir) if out_dir is not None else None
     tuner = tune.Tuner(
         fn,
         param_space={"block": tune.grid_search(list(range(n_trials)))},

@@ -28,16 +28,19 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     from tgrd.rgsd.model import attach_lora
     from tgrd.rgsd.rubrics import read_tasks
     from tgrd.rgsd.trainer import rgsd_objective, train
+    from tgrd.storage import localize
 
     cfg = RgsdConfig.model_validate(config["rgsd"])
     torch.set_num_threads(cfg.train.threads)
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device()
-    tokenizer = AutoTokenizer.from_pretrained(config["base_dir"])
-    base = AutoModelForCausalLM.from_pretrained(config["base_dir"]).to(device)
+    mirror = config.get("mirror")  # a run mirrored to a URI: fetch the inputs onto this node
+    base_dir = localize(config["base_dir"], mirror)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    base = AutoModelForCausalLM.from_pretrained(base_dir).to(device)
     model = attach_lora(base, cfg.lora, seed=config["seed"])
-    tasks = read_tasks(config["tasks_path"])
+    tasks = read_tasks(localize(config["tasks_path"], mirror))
 
     def report(path: Path | None, stats: dict) -> None:
         metrics = {k: v for k, v in stats.items() if isinstance(v, (int, float))}
@@ -76,8 +79,9 @@ def fit_with_ray(
 ) -> Path:
     """Run RGSD with a ``TorchTrainer`` of ``cfg.train.num_workers`` workers.
 
-    Ray must already be initialised. Checkpoints go to ``out_dir/checkpoints`` (use shared
-    storage on a multi-node cluster); Ray's run state to ``out_dir/ray``.
+    Ray must already be initialised. Checkpoints go to ``out_dir/checkpoints`` on rank 0's node
+    and to Ray's run state in ``out_dir/ray`` (the run's URI when it is mirrored to cloud
+    storage); when rank 0 ran on another node, the final one is copied here from Ray's.
 
     Returns:
         The final checkpoint directory (load it with ``trainer.load_checkpoint``).
@@ -86,6 +90,7 @@ def fit_with_ray(
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from tgrd.rgsd.trainer import latest_checkpoint
+    from tgrd.storage import active_mirror, storage_path
 
     out = Path(out_dir).resolve()
     ckpt_dir = out / "checkpoints"
@@ -98,6 +103,7 @@ def fit_with_ray(
             "ckpt_dir": str(ckpt_dir),
             "seed": seed,
             "steps": steps,
+            "mirror": active_mirror(),
         },
         scaling_config=ScalingConfig(
             num_workers=cfg.train.num_workers,
@@ -105,12 +111,21 @@ def fit_with_ray(
             resources_per_worker={"CPU": 1},
         ),
         torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        run_config=RunConfig(name="rgsd", storage_path=str(out / "ray")),
+        run_config=RunConfig(name="rgsd", storage_path=storage_path(out / "ray")),
     )
     result = trainer.fit()
     if result.error is not None:
         raise result.error
     final = latest_checkpoint(ckpt_dir)
+    if final is None and result.checkpoint is not None:  # rank 0 ran on another node
+        import shutil
+
+        import torch
+
+        with result.checkpoint.as_directory() as src:
+            step = torch.load(Path(src) / "state.pt", map_location="cpu", weights_only=True)["step"]
+            shutil.copytree(src, ckpt_dir / f"step_{step:06d}")
+        final = latest_checkpoint(ckpt_dir)
     if final is None:
         raise RuntimeError(f"Ray Train finished without a checkpoint in {ckpt_dir}")
     return final
