@@ -149,3 +149,25 @@ def test_cli_gate_reads_and_writes_uris(tmp_path, monkeypatch, shared_data, caps
     # A URI input with a local --out is refused with the flag named.
     rc = main(["gate", f"file://{source}", "--out", str(tmp_path / "local")])
     assert rc == 2 and "argument inputs (['file://" in capsys.readouterr().err
+
+
+def test_ingest_tasks_fetch_run_files_their_node_lacks(tmp_path, shared_data):
+    """A Ray Data parse task on another node gets a staging path that exists only on the driver's
+    node: it reads the file from the run's URI instead."""
+    import pyarrow as pa
+
+    from tgrd.config import IngestConfig
+    from tgrd.ingest import _parse_files_batch
+
+    bucket = tmp_path / "bucket"
+    (bucket / "synth").mkdir(parents=True)
+    data = (shared_data / "llamafactory_demo" / "identity.json").read_bytes()
+    (bucket / "synth" / "identity.json").write_bytes(data)
+    node = Mirror(local=str(tmp_path / "staging"), uri=f"file://{bucket}")
+    path = str(tmp_path / "staging" / "synth" / "identity.json")
+    batch = pa.table({"path": [path]})
+    cfg = IngestConfig().model_dump()
+    rows = pa.concat_tables(list(_parse_files_batch(batch, cfg, node)))
+    assert rows.num_rows == 91 and set(rows.column("source").to_pylist()) == {path}
+    with pytest.raises(FileNotFoundError):  # without the mirror the path is simply missing
+        list(_parse_files_batch(pa.table({"path": [str(tmp_path / "nowhere.json")]}), cfg))

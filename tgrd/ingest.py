@@ -25,11 +25,14 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from tgrd.config import IngestConfig
+
+if TYPE_CHECKING:
+    from tgrd.storage import Mirror
 from tgrd.records import (
     REASON_DUPLICATE_ID,
     REASON_INVALID_JSON,
@@ -305,12 +308,20 @@ def read_records(paths: Iterable[str | Path], cfg: IngestConfig) -> tuple[pa.Tab
     return mark_duplicate_ids(rec_table, q_table, cfg)
 
 
-def _parse_files_batch(batch: pa.Table, cfg: dict[str, Any]) -> Iterator[pa.Table]:
-    """Ray Data function: one row per file path → parsed rows of both kinds."""
+def _parse_files_batch(
+    batch: pa.Table, cfg: dict[str, Any], mirror: Mirror | None = None
+) -> Iterator[pa.Table]:
+    """Ray Data function: one row per file path → parsed rows of both kinds.
+
+    With a run mirrored to a URI, files of the run are fetched onto this node first.
+    """
+    from tgrd.storage import localize
+
     ingest_cfg = IngestConfig.model_validate(cfg)
     for path in batch.column("path").to_pylist():
         chunk: list[dict[str, Any]] = []
-        for row in parse_file(path, read_bytes(path), ingest_cfg):
+        local = path if "://" in path else str(localize(path, mirror))
+        for row in parse_file(path, read_bytes(local), ingest_cfg):
             chunk.append(row)
             if len(chunk) >= ingest_cfg.batch_rows:
                 yield _mixed_table(chunk)
@@ -333,6 +344,8 @@ def read_records_ray(paths: Iterable[str | Path], cfg: IngestConfig) -> tuple[An
     import pyarrow.compute as pc
     import ray.data
 
+    from tgrd.storage import active_mirror
+
     files = [str(p.resolve()) for p in discover_inputs(paths)]
     # ray.data paths are relative to nothing on a cluster: pass absolute local paths.
     # One row per file; each task reads its file itself. (ray.data.read_binary_files decompresses
@@ -341,7 +354,7 @@ def read_records_ray(paths: Iterable[str | Path], cfg: IngestConfig) -> tuple[An
         ray.data.from_items([{"path": f} for f in files], override_num_blocks=len(files))
         .map_batches(
             _parse_files_batch,
-            fn_kwargs={"cfg": cfg.model_dump()},
+            fn_kwargs={"cfg": cfg.model_dump(), "mirror": active_mirror()},
             batch_size=1,
             batch_format="pyarrow",
             num_cpus=0.5,

@@ -302,8 +302,19 @@ def checkpoint(path: str | os.PathLike[str]) -> int:
 
 
 def localize(path: str | os.PathLike[str], mirror: Mirror | None) -> Path:
-    """``mirror.localize(path)`` when the run is mirrored, else the path as it is."""
-    return mirror.localize(path) if mirror is not None else Path(path)
+    """``mirror.localize(path)`` for a path of a mirrored run; any other path as it is.
+
+    Paths outside the run (a user's input files, model directories) must be on every node
+    already; reading them fails with the usual error naming the path.
+    """
+    p = Path(path)
+    if mirror is None or p.exists():
+        return p
+    try:
+        mirror.relative(p)
+    except ValueError:
+        return p
+    return mirror.localize(p)
 
 
 def storage_path(path: str | os.PathLike[str], mirror: Mirror | None = None) -> str:
