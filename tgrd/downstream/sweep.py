@@ -127,7 +127,13 @@ def _forget_stale_experiment(out: Path, cfg: DownstreamConfig, cells: dict[str, 
     from tgrd.storage import delete_tree, storage_path
 
     stamp = out / "grid_fingerprint.txt"
-    fp = fingerprint({"settings": cfg.model_dump(mode="json"), "cells": cells})
+    # File names, not absolute paths: a run pulled from its URI into another staging directory
+    # is the same grid (the files' contents are the groundtruth stage's own fingerprint).
+    names = {
+        key: {k: Path(v).name if k.endswith("_path") else v for k, v in cell.items()}
+        for key, cell in cells.items()
+    }
+    fp = fingerprint({"settings": cfg.model_dump(mode="json"), "cells": names})
     if stamp.is_file() and stamp.read_text().strip() != fp:
         delete_tree(storage_path(out / EXPERIMENT))
     stamp.write_text(fp + "\n")
