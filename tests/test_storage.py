@@ -91,6 +91,11 @@ def test_publish_uploads_what_a_worker_made(tmp_path):
     assert (bucket / "groundtruth" / "pretrain" / "base.pt").read_bytes() == b"base"
 
 
+def test_web_urls_are_endpoints_not_storage():
+    assert storage.is_uri("s3://b/x") and storage.is_uri("file:///tmp/x")
+    assert not storage.is_uri("http://127.0.0.1:8000/v1") and not storage.is_uri("runs/x")
+
+
 def test_run_location(tmp_path, monkeypatch):
     with storage.run_location(tmp_path / "plain") as out:
         assert out == tmp_path / "plain" and storage.active_mirror() is None

@@ -43,8 +43,12 @@ CHUNK = 8 << 20
 
 
 def is_uri(location: str | os.PathLike[str]) -> bool:
-    """Whether ``location`` names a filesystem by scheme (``s3://...``) rather than a local path."""
-    return "://" in str(location)
+    """Whether ``location`` names storage by scheme (``s3://...``) rather than a local path.
+
+    ``http(s)://`` is an endpoint (a teacher's base URL), never storage.
+    """
+    text = str(location)
+    return "://" in text and not text.lower().startswith(("http://", "https://"))
 
 
 def default_staging_root() -> Path:
