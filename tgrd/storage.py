@@ -269,7 +269,10 @@ def run_location(location: str | os.PathLike[str]) -> Iterator[Path]:
     digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
     mirror = Mirror(local=str((default_staging_root() / digest).absolute()), uri=uri)
     Path(mirror.local).mkdir(parents=True, exist_ok=True)
-    mirror.pull()
+    try:
+        mirror.pull()
+    except OSError as exc:  # no credentials, no bucket, no permission: say which URI
+        raise ValueError(f"storage URI {uri!r}: cannot read it: {exc}") from exc
     _ACTIVE.append(mirror)
     try:
         yield Path(mirror.local)
