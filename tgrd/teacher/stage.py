@@ -160,15 +160,14 @@ def _placement(cfg: TeacherConfig) -> dict[str, Any]:
     from urllib.parse import urlparse
 
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from tgrd.storage import active_mirror
 
     host = urlparse(cfg.base_url or "").hostname or ""
     if active_mirror() is None and host not in ("127.0.0.1", "localhost", "::1"):
         return {}
-    node = ray.get_runtime_context().get_node_id()
-    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=False)}
+    # Every node carries its id as a label; a label selector is a hard constraint.
+    return {"label_selector": {"ray.io/node-id": ray.get_runtime_context().get_node_id()}}
 
 
 def label_with_ray(records: list[dict[str, Any]], cfg: TeacherConfig, run_id: str | None = None,
