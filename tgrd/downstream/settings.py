@@ -74,6 +74,9 @@ class DownstreamConfig(StrictModel):
     threads_per_trial: int = Field(default=1, ge=1)
     # Retries of a failed trial (Ray Tune FailureConfig.max_failures).
     max_failures: int = Field(default=2, ge=0)
+    # Run the next trial in the finished trial's worker process (TuneConfig.reuse_actors): saves
+    # a process start and the torch/transformers imports per trial.
+    reuse_actors: bool = True
     # Sandbox wall timeout per generated program (pass@1).
     code_timeout_s: float = Field(default=5.0, gt=0)
     chargpt: CharGPTConfig = Field(default_factory=CharGPTConfig)

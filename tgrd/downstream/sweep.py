@@ -222,7 +222,9 @@ def run_sweep(
                 "cell": tune.grid_search(list(by_name)),
                 "seed": tune.grid_search(cfg.seeds),
             },
-            tune_config=tune.TuneConfig(trial_dirname_creator=_trial_dirname),
+            tune_config=tune.TuneConfig(
+                trial_dirname_creator=_trial_dirname, reuse_actors=cfg.reuse_actors
+            ),
             run_config=tune.RunConfig(
                 name=EXPERIMENT,
                 storage_path=storage_path(out),
