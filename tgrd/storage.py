@@ -16,7 +16,7 @@ Workers on other nodes never see the staging directory. The driver hands them a 
 with its paths; :meth:`Mirror.localize` fetches a path from the URI into the same local path on
 that node the first time it is needed, and :meth:`Mirror.publish` uploads what a worker made for
 others. Ray Train and Ray Tune write their run state straight to the URI
-(:meth:`Mirror.storage_path`), so checkpoints survive the loss of any node.
+(:func:`storage_path`), so checkpoints survive the loss of any node.
 
 Sync is incremental: ``.tgrd_sync.json`` in the staging directory records each file's local
 (size, mtime) and remote (size, mtime) at the last transfer; only files that changed on one
@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import json
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,12 +71,12 @@ def _is_ray_owned(rel: str) -> bool:
 class Mirror:
     """A local directory mirrored to a URI; picklable, so workers get it as an argument."""
 
-    local: str  # absolute staging directory on the driver's node (same path on every node)
+    local: str  # resolved staging directory on the driver's node (same path on every node)
     uri: str  # what it mirrors, without a trailing slash
 
     # -- paths ---------------------------------------------------------------------------------
     def relative(self, path: str | os.PathLike[str]) -> str:
-        p = Path(path).absolute()
+        p = Path(path).resolve()  # as ``local`` is: a symlinked prefix must not hide the run
         try:
             return p.relative_to(self.local).as_posix()
         except ValueError:
@@ -87,10 +86,6 @@ class Mirror:
         """The URI of a path under the staging directory."""
         rel = self.relative(path)
         return self.uri if rel == "." else f"{self.uri}/{rel}"
-
-    def storage_path(self, path: str | os.PathLike[str]) -> str:
-        """``storage_path`` for Ray Train/Tune: they write there directly, from any node."""
-        return self.remote(path)
 
     # -- transfers -----------------------------------------------------------------------------
     def localize(self, path: str | os.PathLike[str]) -> Path:
@@ -152,7 +147,7 @@ class Mirror:
         base = Path(path) if path is not None else Path(self.local)
         if not base.exists():
             return 0
-        fs, _ = _filesystem(self.uri)
+        fs, root = _filesystem(self.uri)  # one filesystem for every file (S3 clients are costly)
         state = self._load_state()
         files = [base] if base.is_file() else sorted(f for f in base.rglob("*") if f.is_file())
         pushed = 0
@@ -163,7 +158,7 @@ class Mirror:
             sig = _local_sig(f)
             if state.get(rel, {}).get("local") == sig:
                 continue
-            _, target = _filesystem(self.remote(f))
+            target = f"{root.rstrip('/')}/{rel}"
             _upload(f, fs, target)
             info = fs.get_file_info(target)
             state[rel] = {"local": sig, "remote": [info.size, info.mtime_ns]}
@@ -201,14 +196,14 @@ def _download_tree(fs: Any, root: str, info: Any, dest: Path) -> None:
     """Download a file or a whole directory to ``dest``, which appears only when complete."""
     import pyarrow.fs as pafs
 
-    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     if info.type == pafs.FileType.File:
-        _download(fs, root, tmp)
-    else:
-        for entry in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
-            if entry.type == pafs.FileType.File:
-                _download(fs, entry.path, tmp / entry.path[len(root) :].lstrip("/"))
-        tmp.mkdir(parents=True, exist_ok=True)
+        _download(fs, root, dest)  # itself atomic
+        return
+    tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    for entry in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+        if entry.type == pafs.FileType.File:
+            _download(fs, entry.path, tmp / entry.path[len(root) :].lstrip("/"))
+    tmp.mkdir(parents=True, exist_ok=True)
     tmp.replace(dest)
 
 
@@ -221,18 +216,18 @@ def _upload(src: Path, fs: Any, dest: str) -> None:
             w.write(chunk)
 
 
-_LOCKS: dict[str, threading.Lock] = {}
-
-
 @contextlib.contextmanager
 def _node_lock(path: Path) -> Iterator[None]:
-    """One download of a path at a time on this node (threads and processes)."""
+    """One download of a path at a time on this node.
+
+    flock locks belong to an open file description, so each ``open`` excludes the others:
+    threads of one process as well as other processes.
+    """
     import fcntl
 
     lock_path = path.with_name(f".{path.name}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    thread_lock = _LOCKS.setdefault(str(lock_path), threading.Lock())
-    with thread_lock, lock_path.open("w") as fh:
+    with lock_path.open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -267,8 +262,9 @@ def run_location(location: str | os.PathLike[str]) -> Iterator[Path]:
     uri = str(location).rstrip("/")
     _filesystem(uri)  # a bad scheme or missing credentials fail before any work
     digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
-    mirror = Mirror(local=str((default_staging_root() / digest).absolute()), uri=uri)
-    Path(mirror.local).mkdir(parents=True, exist_ok=True)
+    staging = default_staging_root() / digest
+    staging.mkdir(parents=True, exist_ok=True)
+    mirror = Mirror(local=str(staging.resolve()), uri=uri)
     try:
         mirror.pull()
     except OSError as exc:  # no credentials, no bucket, no permission: say which URI
@@ -324,12 +320,12 @@ def localize(path: str | os.PathLike[str], mirror: Mirror | None) -> Path:
     return mirror.localize(p)
 
 
-def storage_path(path: str | os.PathLike[str], mirror: Mirror | None = None) -> str:
+def storage_path(path: str | os.PathLike[str]) -> str:
     """Ray Train/Tune ``storage_path`` for a directory of the run (the URI when mirrored)."""
-    mirror = mirror or active_mirror()
+    mirror = active_mirror()
     if mirror is not None:
         with contextlib.suppress(ValueError):
-            return mirror.storage_path(path)
+            return mirror.remote(path)
     return str(Path(path).resolve())
 
 

@@ -194,6 +194,7 @@ def run_sweep(
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "pretrain"
+    mirror = active_mirror()
     cells = grid_cells(synth_dir, cfg)
     t0 = time.perf_counter()
     pretrain_bases(cache, cfg)
@@ -205,7 +206,7 @@ def run_sweep(
         cache_dir=str(cache),
         cells=by_name,
         # Only for a mirrored run, so a custom ``trainable`` need not know about mirrors.
-        **({"mirror": active_mirror()} if active_mirror() is not None else {}),
+        **({"mirror": mirror} if mirror is not None else {}),
     )
     resources = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
     fn = tune.with_resources(fn, resources)
